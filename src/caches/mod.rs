@@ -1,0 +1,1 @@
+//! OCI blob caches. STUB: the real implementation replaces this file.

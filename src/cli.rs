@@ -1,0 +1,206 @@
+//! Command-line definitions (clap derive only).
+//!
+//! This file has no `crate::` imports so that the man-page generator can
+//! `include!` it; the library converts these types into its own.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const ABOUT: &str = "Where did my disk go, and what can I safely get back?";
+
+const LONG_ABOUT: &str = "\
+Where did my disk go, and what can I safely get back?
+
+podman-storage measures everything a container workflow writes to disk: podman
+(or docker) images, containers' writable layers and volumes, OCI blob caches
+and project workspaces. Every byte is counted exactly once: layers shared by
+several images are not added up twice, and the rows of a report sum to its
+total.
+
+Without a subcommand it prints the per-project overview.";
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  complete report
+  1  report printed, but a source failed or was only partly measured
+  2  fatal: bad arguments or config, or nothing could be measured";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "podman-storage",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = EXIT_CODES,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table, global = true)]
+    pub format: Format,
+
+    /// Print sizes as integer bytes instead of SI units (tables only; JSON is always bytes).
+    #[arg(long, global = true)]
+    pub bytes: bool,
+
+    /// Podman connection to use (passed to podman as --connection).
+    #[arg(
+        long,
+        short = 'c',
+        global = true,
+        value_name = "NAME",
+        help_heading = "Engine"
+    )]
+    pub connection: Option<String>,
+
+    /// URL of a remote podman service (passed to podman as --url).
+    #[arg(long, global = true, value_name = "URL", help_heading = "Engine")]
+    pub url: Option<String>,
+
+    /// Podman binary to run.
+    #[arg(
+        long,
+        global = true,
+        env = "PODMAN_STORAGE_PODMAN",
+        default_value = "podman",
+        value_name = "PATH",
+        help_heading = "Engine"
+    )]
+    pub podman: String,
+
+    /// Seconds to wait for any one engine command before killing it.
+    #[arg(
+        long,
+        global = true,
+        default_value_t = 120,
+        value_name = "SECS",
+        help_heading = "Engine"
+    )]
+    pub timeout: u64,
+
+    /// Config file [default: $XDG_CONFIG_HOME/podman-storage/config.toml].
+    #[arg(
+        long,
+        global = true,
+        env = "PODMAN_STORAGE_CONFIG",
+        value_name = "PATH"
+    )]
+    pub config: Option<PathBuf>,
+
+    /// Record every engine command (argv, stdout, stderr, exit code) into DIR.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        conflicts_with = "replay",
+        help_heading = "Recording"
+    )]
+    pub record: Option<PathBuf>,
+
+    /// Answer engine commands from a recording made with --record instead of running them.
+    #[arg(long, global = true, value_name = "DIR", help_heading = "Recording")]
+    pub replay: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Per-project overview: images, volumes, workspaces and caches (the default).
+    Overview,
+    /// Per-project detail, including containers' writable layers.
+    Project(ProjectArgs),
+    /// Engine totals by component, each layer counted once.
+    Df,
+    /// Images with their unique and shared bytes.
+    Images,
+    /// Containers with their writable-layer bytes.
+    Containers(ContainersArgs),
+    /// Volumes with their bytes and users.
+    Volumes,
+    /// Measure directories (apparent and on-disk bytes), like `du -s`.
+    Du(DuArgs),
+    /// OCI blob caches and image layouts: blobs, bytes, orphans.
+    Caches(CachesArgs),
+    /// Remove what is safe to remove.
+    #[command(subcommand)]
+    Prune(PruneCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ProjectArgs {
+    /// Project id (from the config or from compose labels).
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ContainersArgs {
+    /// Measure each container's writable layer (slower: podman walks every layer).
+    #[arg(long, short = 's')]
+    pub size: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DuArgs {
+    /// Directories (or files) to measure.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Descend into directories on other file systems (default: stay on each root's).
+    #[arg(long)]
+    pub cross_file_systems: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CachesArgs {
+    /// Cache directories or OCI layouts to inspect [default: configured and well-known caches].
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PruneCommand {
+    /// Prune blob caches and OCI layouts.
+    Caches(PruneCachesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PruneCachesArgs {
+    /// Caches to prune [default: configured and well-known caches].
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Report what would be freed, remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'f')]
+    pub force: bool,
+
+    /// OCI layouts: remove only blobs that no tag references.
+    #[arg(long)]
+    pub orphans: bool,
+
+    /// Flat caches: remove blobs not used for longer than this (e.g. 7d, 12h, 30m).
+    #[arg(long, value_name = "DURATION")]
+    pub older_than: Option<String>,
+
+    /// Flat caches: evict least recently used blobs until the cache fits in SIZE (e.g. 5GB).
+    #[arg(long, value_name = "SIZE")]
+    pub max_size: Option<String>,
+}

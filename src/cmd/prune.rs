@@ -1,0 +1,11 @@
+//! STUB: the real implementation replaces this file.
+
+use anyhow::Result;
+use podman_storage::Status;
+
+use super::Ctx;
+
+pub fn run(args: &crate::cli::PruneCachesArgs, ctx: &Ctx) -> Result<Status> {
+    let _ = (args, ctx);
+    anyhow::bail!("prune: not implemented yet")
+}

@@ -1,0 +1,1 @@
+//! Config file. STUB: the real implementation replaces this file.

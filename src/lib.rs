@@ -1,0 +1,17 @@
+//! podman-storage: exact-once storage accounting for container hosts.
+//!
+//! Data flows one way: sources (`engine`, `caches`, `walk`) return typed
+//! structs with exact byte counts, `account` attributes every byte to exactly
+//! one row, and `report` renders the result. The library knows nothing of clap.
+
+pub mod account;
+pub mod caches;
+pub mod config;
+pub mod engine;
+pub mod report;
+pub mod runner;
+pub mod size;
+pub mod status;
+pub mod walk;
+
+pub use status::{Status, Warnings};

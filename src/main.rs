@@ -1,0 +1,29 @@
+//! Thin binary: parse arguments, run the command, map the outcome to an exit code.
+
+mod cli;
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cmd::run(cli) {
+        Ok(status) => ExitCode::from(status.code()),
+        Err(err) => {
+            // A closed pipe (`podman-storage | head`) is not a failure.
+            if err.chain().any(is_broken_pipe) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("podman-storage: error: {err:#}");
+            ExitCode::from(podman_storage::Status::FATAL_CODE)
+        }
+    }
+}
+
+fn is_broken_pipe(cause: &(dyn std::error::Error + 'static)) -> bool {
+    cause
+        .downcast_ref::<std::io::Error>()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}
