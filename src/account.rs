@@ -1,1 +1,406 @@
-//! TODO
+//! Exact-once accounting: pure functions from an [`Inventory`] to figures.
+//!
+//! A layer's bytes are counted once however many images use it. Build
+//! intermediates (nameless parents of other images) do not make a layer
+//! look shared: a layer's owners are the non-intermediate images that use it,
+//! and only when there is none do intermediates own it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::engine::{Image, Inventory, LayerKey};
+
+/// Per-image figures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageUsage {
+    pub id: String,
+    pub names: Vec<String>,
+    /// The engine's own figure for the image (all its layers plus metadata).
+    pub size_bytes: u64,
+    /// Bytes that only this image owns: removing it frees them.
+    pub unique_bytes: u64,
+    /// `size_bytes - unique_bytes`: bytes also owned by other images.
+    pub shared_bytes: u64,
+    pub containers: u64,
+    pub dangling: bool,
+    pub intermediate: bool,
+}
+
+/// The images of a store, each layer counted once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImagesReport {
+    pub images: Vec<ImageUsage>,
+    /// Bytes of layers owned by more than one image, counted once.
+    pub shared_layers_bytes: u64,
+    /// Sum of every image's unique bytes plus the shared layers: all bytes
+    /// the images hold on disk.
+    pub total_bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ComponentKind {
+    Images,
+    Containers,
+    Volumes,
+}
+
+impl ComponentKind {
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Images => "Images",
+            Self::Containers => "Containers",
+            Self::Volumes => "Local Volumes",
+        }
+    }
+}
+
+/// One row of `df`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Component {
+    pub kind: ComponentKind,
+    pub count: u64,
+    pub active: u64,
+    pub bytes: u64,
+    /// What pruning the unused ones would really free.
+    pub reclaimable_bytes: u64,
+}
+
+/// Which images own each layer (see the module docs).
+pub fn layer_owners(images: &[Image]) -> BTreeMap<&str, BTreeSet<usize>> {
+    let mut users: BTreeMap<&str, (BTreeSet<usize>, BTreeSet<usize>)> = BTreeMap::new();
+    for (i, img) in images.iter().enumerate() {
+        for layer in &img.layers {
+            let entry = users.entry(layer.as_str()).or_default();
+            if img.intermediate {
+                entry.1.insert(i);
+            } else {
+                entry.0.insert(i);
+            }
+        }
+    }
+    users
+        .into_iter()
+        .map(|(layer, (named, intermediate))| {
+            (
+                layer,
+                if named.is_empty() {
+                    intermediate
+                } else {
+                    named
+                },
+            )
+        })
+        .collect()
+}
+
+fn layer_bytes(inv: &Inventory, key: &str) -> u64 {
+    inv.layers.get(key).map_or(0, |l| l.bytes)
+}
+
+/// Containers per image id.
+fn containers_by_image(inv: &Inventory) -> BTreeMap<&str, u64> {
+    let mut map = BTreeMap::new();
+    for c in &inv.containers {
+        *map.entry(c.image_id.as_str()).or_insert(0) += 1;
+    }
+    map
+}
+
+pub fn images(inv: &Inventory) -> ImagesReport {
+    let owners = layer_owners(&inv.images);
+    let mut unique = vec![0u64; inv.images.len()];
+    let mut shared_layers_bytes = 0;
+    for (layer, who) in &owners {
+        let bytes = layer_bytes(inv, layer);
+        match who.iter().collect::<Vec<_>>()[..] {
+            [only] => unique[*only] += bytes,
+            _ => shared_layers_bytes += bytes,
+        }
+    }
+    let per_image = containers_by_image(inv);
+    let images: Vec<ImageUsage> = inv
+        .images
+        .iter()
+        .zip(&unique)
+        .map(|(img, layers_unique)| {
+            let unique_bytes = layers_unique + img.metadata_bytes;
+            ImageUsage {
+                id: img.id.clone(),
+                names: img.names.clone(),
+                size_bytes: img.size,
+                unique_bytes,
+                shared_bytes: img.size.saturating_sub(unique_bytes),
+                containers: per_image.get(img.id.as_str()).copied().unwrap_or(0),
+                dangling: img.dangling(),
+                intermediate: img.intermediate,
+            }
+        })
+        .collect();
+    let total_bytes = images.iter().map(|i| i.unique_bytes).sum::<u64>() + shared_layers_bytes;
+    ImagesReport {
+        images,
+        shared_layers_bytes,
+        total_bytes,
+    }
+}
+
+/// Bytes `podman image prune -a` frees: it removes every image no container
+/// uses; a removed image's layers go only where no kept image still needs them.
+pub fn images_reclaimable(inv: &Inventory) -> u64 {
+    let used = containers_by_image(inv);
+    let kept: Vec<&Image> = inv
+        .images
+        .iter()
+        .filter(|i| used.contains_key(i.id.as_str()))
+        .collect();
+    let kept_layers: BTreeSet<&LayerKey> = kept.iter().flat_map(|i| &i.layers).collect();
+    let all_layers: BTreeSet<&LayerKey> = inv.images.iter().flat_map(|i| &i.layers).collect();
+    let freed_layers: u64 = all_layers
+        .difference(&kept_layers)
+        .map(|l| layer_bytes(inv, l))
+        .sum();
+    let freed_metadata: u64 = inv
+        .images
+        .iter()
+        .filter(|i| !used.contains_key(i.id.as_str()))
+        .map(|i| i.metadata_bytes)
+        .sum();
+    freed_layers + freed_metadata
+}
+
+/// The `df` rows: images (layers once), containers (writable layers),
+/// volumes. Containers' bytes are 0 when they were not measured.
+pub fn components(inv: &Inventory) -> Vec<Component> {
+    let imgs = images(inv);
+    let used = containers_by_image(inv);
+    let listed = inv.images.iter().filter(|i| !i.intermediate);
+    let images = Component {
+        kind: ComponentKind::Images,
+        count: listed.clone().count() as u64,
+        active: listed.filter(|i| used.contains_key(i.id.as_str())).count() as u64,
+        bytes: imgs.total_bytes,
+        reclaimable_bytes: images_reclaimable(inv),
+    };
+    let rw = |c: &crate::engine::Container| c.rw_bytes.unwrap_or(0);
+    let containers = Component {
+        kind: ComponentKind::Containers,
+        count: inv.containers.len() as u64,
+        active: inv
+            .containers
+            .iter()
+            .filter(|c| c.state.is_active())
+            .count() as u64,
+        bytes: inv.containers.iter().map(rw).sum(),
+        reclaimable_bytes: inv
+            .containers
+            .iter()
+            .filter(|c| !c.state.is_active())
+            .map(rw)
+            .sum(),
+    };
+    let vbytes = |v: &crate::engine::Volume| v.bytes.unwrap_or(0);
+    let volumes = Component {
+        kind: ComponentKind::Volumes,
+        count: inv.volumes.len() as u64,
+        active: inv.volumes.iter().filter(|v| v.in_use).count() as u64,
+        bytes: inv.volumes.iter().map(vbytes).sum(),
+        reclaimable_bytes: inv.volumes.iter().filter(|v| !v.in_use).map(vbytes).sum(),
+    };
+    vec![images, containers, volumes]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Container, ContainerState, Layer};
+    use proptest::prelude::*;
+
+    fn image(
+        id: &str,
+        names: &[&str],
+        layers: &[&str],
+        meta: u64,
+        inv_layers: &BTreeMap<String, Layer>,
+    ) -> Image {
+        let size = layers.iter().map(|l| inv_layers[*l].bytes).sum::<u64>() + meta;
+        Image {
+            id: id.into(),
+            names: names.iter().map(|s| s.to_string()).collect(),
+            layers: layers.iter().map(|s| s.to_string()).collect(),
+            size,
+            metadata_bytes: meta,
+            labels: Default::default(),
+            intermediate: false,
+        }
+    }
+
+    fn layers(spec: &[(&str, u64)]) -> BTreeMap<String, Layer> {
+        spec.iter()
+            .map(|(k, b)| {
+                (
+                    k.to_string(),
+                    Layer {
+                        key: k.to_string(),
+                        bytes: *b,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn container(image_id: &str, state: ContainerState, rw: u64) -> Container {
+        Container {
+            id: format!("c-{image_id}-{rw}"),
+            name: "c".into(),
+            image: image_id.into(),
+            image_id: image_id.into(),
+            state,
+            labels: Default::default(),
+            pod: None,
+            infra: false,
+            rw_bytes: Some(rw),
+        }
+    }
+
+    /// DESIGN.md's store: one base and two derived images.
+    fn base_and_two_apps() -> Inventory {
+        let l = layers(&[("base", 3_400_000), ("a1", 2_000_000), ("a2", 3_000_000)]);
+        let imgs = vec![
+            image("b", &["localhost/base:1"], &["base"], 1000, &l),
+            image("x", &["localhost/app1:1"], &["base", "a1"], 2000, &l),
+            image("y", &["localhost/app2:1"], &["base", "a2"], 2000, &l),
+        ];
+        Inventory {
+            layers: l,
+            images: imgs,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn shared_base_is_counted_once() {
+        let inv = base_and_two_apps();
+        let r = images(&inv);
+        assert_eq!(r.total_bytes, 8_400_000 + 5000);
+        assert_eq!(r.shared_layers_bytes, 3_400_000);
+        assert_eq!(r.images[1].unique_bytes, 2_002_000);
+        assert_eq!(r.images[1].shared_bytes, 3_400_000);
+        // podman 4.3's system df adds the three sizes: 3.4 + 5.4 + 6.4 MB.
+        let naive: u64 = inv.images.iter().map(|i| i.size).sum();
+        assert_eq!(naive, 15_205_000);
+    }
+
+    #[test]
+    fn intermediates_do_not_make_a_layer_shared() {
+        let mut inv = base_and_two_apps();
+        let mut step = inv.images[1].clone();
+        step.id = "step".into();
+        step.names.clear();
+        step.intermediate = true;
+        inv.images.push(step);
+        let r = images(&inv);
+        assert_eq!(r.images[1].unique_bytes, 2_002_000);
+        assert_eq!(r.images[3].unique_bytes, 2000, "only its own metadata");
+    }
+
+    #[test]
+    fn reclaimable_keeps_layers_of_used_images() {
+        let mut inv = base_and_two_apps();
+        inv.containers
+            .push(container("x", ContainerState::Exited, 10));
+        // Removing base (metadata only: app1 needs its layer) and app2.
+        assert_eq!(images_reclaimable(&inv), 1000 + 3_000_000 + 2000);
+        let df = components(&inv);
+        assert_eq!(df[0].active, 1);
+        assert_eq!(df[1].reclaimable_bytes, 10);
+    }
+
+    /// Random stores: images are random paths in a random layer tree.
+    fn arb_inventory() -> impl Strategy<Value = Inventory> {
+        let tree = prop::collection::vec((any::<prop::sample::Index>(), 0u64..10_000_000), 1..20);
+        let imgs = prop::collection::vec(
+            (
+                any::<prop::sample::Index>(),
+                0u64..5000,
+                any::<bool>(),
+                0u8..3,
+            ),
+            0..12,
+        );
+        (tree, imgs).prop_map(|(tree, imgs)| {
+            // Layer i's parent is an earlier layer (or none).
+            let mut parent: Vec<Option<usize>> = Vec::new();
+            let mut l = BTreeMap::new();
+            for (i, (p, bytes)) in tree.iter().enumerate() {
+                parent.push(if i == 0 || p.index(i + 1) == i {
+                    None
+                } else {
+                    Some(p.index(i))
+                });
+                l.insert(
+                    format!("l{i}"),
+                    Layer {
+                        key: format!("l{i}"),
+                        bytes: *bytes,
+                    },
+                );
+            }
+            let mut inv = Inventory {
+                layers: l,
+                ..Default::default()
+            };
+            for (n, (top, meta, named, containers)) in imgs.into_iter().enumerate() {
+                let mut chain = Vec::new();
+                let mut cur = Some(top.index(tree.len()));
+                while let Some(c) = cur {
+                    chain.push(format!("l{c}"));
+                    cur = parent[c];
+                }
+                chain.reverse();
+                let size = chain.iter().map(|k| inv.layers[k].bytes).sum::<u64>() + meta;
+                inv.images.push(Image {
+                    id: format!("i{n}"),
+                    names: if named {
+                        vec![format!("localhost/i{n}:1")]
+                    } else {
+                        vec![]
+                    },
+                    layers: chain,
+                    size,
+                    metadata_bytes: meta,
+                    labels: Default::default(),
+                    intermediate: !named && n % 2 == 0,
+                });
+                for k in 0..containers {
+                    inv.containers.push(container(
+                        &format!("i{n}"),
+                        ContainerState::Exited,
+                        u64::from(k),
+                    ));
+                }
+            }
+            inv
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn every_layer_is_counted_exactly_once(inv in arb_inventory()) {
+            let r = images(&inv);
+            let distinct: BTreeSet<&String> = inv.images.iter().flat_map(|i| &i.layers).collect();
+            let truth: u64 = distinct.iter().map(|k| inv.layers[*k].bytes).sum::<u64>()
+                + inv.images.iter().map(|i| i.metadata_bytes).sum::<u64>();
+            prop_assert_eq!(r.total_bytes, truth);
+            let rows: u64 = r.images.iter().map(|i| i.unique_bytes).sum::<u64>() + r.shared_layers_bytes;
+            prop_assert_eq!(rows, r.total_bytes);
+            for i in &r.images {
+                prop_assert_eq!(i.unique_bytes + i.shared_bytes, i.size_bytes);
+            }
+            let df = components(&inv);
+            prop_assert!(df[0].reclaimable_bytes <= df[0].bytes);
+            prop_assert_eq!(df[0].bytes, truth);
+        }
+    }
+}

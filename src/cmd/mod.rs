@@ -2,11 +2,16 @@
 
 mod caches;
 mod du;
+mod engine_views;
 mod prune;
 
 use std::io::Write;
 
-use anyhow::Result;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use podman_storage::engine::podman::Podman;
+use podman_storage::runner::Runner;
 use podman_storage::size::Units;
 use podman_storage::Status;
 
@@ -22,6 +27,26 @@ impl Ctx {
         self.global.format == Format::Json
     }
 
+    /// The runner every engine command goes through: live, recording or replaying.
+    pub fn runner(&self) -> Result<Runner> {
+        let timeout = Duration::from_secs(self.global.timeout);
+        Ok(match (&self.global.record, &self.global.replay) {
+            (Some(dir), _) => Runner::record(dir, timeout)
+                .with_context(|| format!("cannot record into {}", dir.display()))?,
+            (None, Some(dir)) => Runner::replay(dir)?,
+            (None, None) => Runner::live(timeout),
+        })
+    }
+
+    pub fn podman(&self) -> Result<Podman> {
+        Ok(Podman::new(
+            self.runner()?,
+            &self.global.podman,
+            self.global.connection.as_deref(),
+            self.global.url.as_deref(),
+        ))
+    }
+
     pub fn units(&self) -> Units {
         if self.global.bytes {
             Units::Bytes
@@ -34,6 +59,10 @@ impl Ctx {
 pub fn run(cli: Cli) -> Result<Status> {
     let ctx = Ctx { global: cli.global };
     match cli.command.unwrap_or(Command::Overview) {
+        Command::Df => engine_views::df(&ctx),
+        Command::Images => engine_views::images(&ctx),
+        Command::Containers(args) => engine_views::containers(&ctx, args.size),
+        Command::Volumes => engine_views::volumes(&ctx),
         Command::Du(args) => du::run(&args, &ctx),
         Command::Caches(args) => caches::run(&args, &ctx),
         Command::Prune(PruneCommand::Caches(args)) => prune::run(&args, &ctx),

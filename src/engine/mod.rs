@@ -1,1 +1,171 @@
-//! TODO
+//! Container engines as a source of data: what images, layers, containers and
+//! volumes exist, with exact byte counts. Sources never print and never decide.
+
+pub mod collect;
+pub mod podman;
+pub mod store;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// Identifies one layer: the same diff on a different parent chain is a
+/// different layer on disk, so ids are chain positions, not diff digests.
+pub type LayerKey = String;
+
+pub type Labels = BTreeMap<String, String>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Layer {
+    pub key: LayerKey,
+    /// Uncompressed bytes of the layer's diff as stored.
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Image {
+    pub id: String,
+    /// `repository:tag` names; empty for dangling images and build intermediates.
+    pub names: Vec<String>,
+    /// Bottom to top.
+    pub layers: Vec<LayerKey>,
+    /// The engine's own figure: all layers plus the image's metadata.
+    pub size: u64,
+    /// Bytes that belong to this image alone besides its layers (config,
+    /// manifests, signatures): `size` minus the layers.
+    pub metadata_bytes: u64,
+    pub labels: Labels,
+    /// True when podman hides it from `podman images` (it has no name and is
+    /// the parent of another image): a build step, not a user's image.
+    pub intermediate: bool,
+}
+
+impl Image {
+    pub fn short_id(&self) -> &str {
+        &self.id[..self.id.len().min(12)]
+    }
+
+    /// No name and nobody's parent: `podman image prune` removes it.
+    pub fn dangling(&self) -> bool {
+        self.names.is_empty() && !self.intermediate
+    }
+
+    /// Repository part of each name (`localhost/app:1` -> `localhost/app`).
+    pub fn repositories(&self) -> impl Iterator<Item = &str> {
+        self.names.iter().map(|n| repository_of(n))
+    }
+}
+
+/// Strips the tag (and digest) from an image reference, leaving a registry
+/// port alone (`host:5000/app:1` -> `host:5000/app`).
+pub fn repository_of(name: &str) -> &str {
+    let name = name.split('@').next().unwrap_or(name);
+    let slash = name.rfind('/').map_or(0, |i| i + 1);
+    match name[slash..].rfind(':') {
+        Some(colon) => &name[..slash + colon],
+        None => name,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerState {
+    Running,
+    Paused,
+    Created,
+    Exited,
+    Stopped,
+    Other,
+}
+
+impl ContainerState {
+    pub fn parse(s: &str) -> Self {
+        match s.to_ascii_lowercase().as_str() {
+            "running" => Self::Running,
+            "paused" => Self::Paused,
+            "created" | "configured" | "initialized" => Self::Created,
+            "exited" => Self::Exited,
+            "stopped" | "stopping" => Self::Stopped,
+            _ => Self::Other,
+        }
+    }
+
+    /// Running or paused containers hold their writable layer; `podman
+    /// container prune` removes the others.
+    pub fn is_active(self) -> bool {
+        matches!(self, Self::Running | Self::Paused)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Paused => "paused",
+            Self::Created => "created",
+            Self::Exited => "exited",
+            Self::Stopped => "stopped",
+            Self::Other => "other",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Container {
+    pub id: String,
+    pub name: String,
+    /// The image reference it was created from, as podman prints it.
+    pub image: String,
+    pub image_id: String,
+    pub state: ContainerState,
+    pub labels: Labels,
+    pub pod: Option<String>,
+    pub infra: bool,
+    /// Writable-layer bytes; `None` when not measured (the overview never asks).
+    pub rw_bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Volume {
+    pub name: String,
+    pub mountpoint: String,
+    pub labels: Labels,
+    /// Referenced by at least one container (running or not).
+    pub in_use: bool,
+    /// `None` when it could not be measured.
+    pub bytes: Option<u64>,
+    /// The figure came from podman's rounded text, not from a walk.
+    pub approximate: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pod {
+    pub id: String,
+    pub name: String,
+    pub labels: Labels,
+}
+
+/// Everything one engine holds, as collected.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Inventory {
+    pub layers: BTreeMap<LayerKey, Layer>,
+    pub images: Vec<Image>,
+    pub containers: Vec<Container>,
+    pub volumes: Vec<Volume>,
+    pub pods: Vec<Pod>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repository_strips_tag_and_digest_but_not_port() {
+        assert_eq!(repository_of("localhost/app:1"), "localhost/app");
+        assert_eq!(repository_of("host:5000/app:1"), "host:5000/app");
+        assert_eq!(repository_of("host:5000/app"), "host:5000/app");
+        assert_eq!(
+            repository_of("docker.io/library/debian@sha256:ab"),
+            "docker.io/library/debian"
+        );
+        assert_eq!(repository_of("app"), "app");
+    }
+}

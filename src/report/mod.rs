@@ -1,5 +1,6 @@
 //! Renderers: they format report structs and never compute figures.
 
+pub mod engine;
 pub mod table;
 
 use serde::Serialize;

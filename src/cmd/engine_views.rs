@@ -1,0 +1,110 @@
+//! `df`, `images`, `containers`, `volumes`: one engine, its views.
+
+use anyhow::{bail, Result};
+use podman_storage::engine::collect::{collect, Collected, Needs};
+use podman_storage::report::engine::{ContainersView, DfReport, ImagesView, VolumesView};
+use podman_storage::report::to_json;
+use podman_storage::{account, Status, Warnings};
+
+use super::{print, print_warnings, Ctx};
+
+/// Collects what the view needs; a view of one engine has nothing to show
+/// when the engine did not answer at all, so that is fatal.
+fn gather(ctx: &Ctx, needs: Needs, warnings: &Warnings) -> Result<Collected> {
+    let podman = ctx.podman()?;
+    let collected = collect(&podman, needs, warnings);
+    if !collected.reachable {
+        let lines = warnings.to_vec();
+        bail!(
+            "{}",
+            lines
+                .first()
+                .map(String::as_str)
+                .unwrap_or("podman did not answer")
+        );
+    }
+    Ok(collected)
+}
+
+fn finish<F>(
+    ctx: &Ctx,
+    warnings: &Warnings,
+    json: impl FnOnce() -> String,
+    table: F,
+) -> Result<Status>
+where
+    F: FnOnce() -> String,
+{
+    print_warnings(&warnings.to_vec());
+    print(&if ctx.json() { json() } else { table() })?;
+    Ok(warnings.status())
+}
+
+pub fn df(ctx: &Ctx) -> Result<Status> {
+    let warnings = Warnings::new();
+    let needs = Needs {
+        images: true,
+        containers: true,
+        container_sizes: true,
+        volumes: true,
+        pods: false,
+    };
+    let c = gather(ctx, needs, &warnings)?;
+    let report = DfReport::new(account::components(&c.inventory), warnings.to_vec());
+    finish(
+        ctx,
+        &warnings,
+        || to_json(&report),
+        || report.table(ctx.units()),
+    )
+}
+
+pub fn images(ctx: &Ctx) -> Result<Status> {
+    let warnings = Warnings::new();
+    let needs = Needs {
+        images: true,
+        containers: true,
+        ..Needs::default()
+    };
+    let c = gather(ctx, needs, &warnings)?;
+    let view = ImagesView::new(account::images(&c.inventory), warnings.to_vec());
+    finish(
+        ctx,
+        &warnings,
+        || to_json(&view),
+        || view.table(ctx.units()),
+    )
+}
+
+pub fn containers(ctx: &Ctx, size: bool) -> Result<Status> {
+    let warnings = Warnings::new();
+    let needs = Needs {
+        containers: true,
+        container_sizes: size,
+        ..Needs::default()
+    };
+    let c = gather(ctx, needs, &warnings)?;
+    let view = ContainersView::new(&c.inventory.containers, warnings.to_vec());
+    finish(
+        ctx,
+        &warnings,
+        || to_json(&view),
+        || view.table(ctx.units()),
+    )
+}
+
+pub fn volumes(ctx: &Ctx) -> Result<Status> {
+    let warnings = Warnings::new();
+    let needs = Needs {
+        volumes: true,
+        ..Needs::default()
+    };
+    let c = gather(ctx, needs, &warnings)?;
+    let view = VolumesView::new(c.inventory.volumes, warnings.to_vec());
+    finish(
+        ctx,
+        &warnings,
+        || to_json(&view),
+        || view.table(ctx.units()),
+    )
+}

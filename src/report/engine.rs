@@ -1,0 +1,285 @@
+//! Engine views: `df`, `images`, `containers`, `volumes`. Each has one
+//! report struct, serialized as JSON or rendered as a table.
+
+use serde::Serialize;
+
+use super::table::{Align, Table};
+use super::SCHEMA;
+use crate::account::{Component, ImageUsage, ImagesReport};
+use crate::engine::{Container, Labels, Volume};
+use crate::size::{display, Units};
+
+#[derive(Debug, Serialize)]
+pub struct DfReport {
+    pub schema: u32,
+    pub components: Vec<Component>,
+    pub total_bytes: u64,
+    pub reclaimable_bytes: u64,
+    /// Container bytes come from `podman ps --size`; false if it failed.
+    pub complete: bool,
+    pub warnings: Vec<String>,
+}
+
+impl DfReport {
+    pub fn new(components: Vec<Component>, warnings: Vec<String>) -> Self {
+        DfReport {
+            schema: SCHEMA,
+            total_bytes: components.iter().map(|c| c.bytes).sum(),
+            reclaimable_bytes: components.iter().map(|c| c.reclaimable_bytes).sum(),
+            complete: warnings.is_empty(),
+            components,
+            warnings,
+        }
+    }
+
+    pub fn table(&self, units: Units) -> String {
+        let mut t = Table::new(&[
+            ("TYPE", Align::Left),
+            ("TOTAL", Align::Right),
+            ("ACTIVE", Align::Right),
+            ("SIZE", Align::Right),
+            ("RECLAIMABLE", Align::Right),
+        ]);
+        for c in &self.components {
+            t.row([
+                c.kind.title().to_string(),
+                c.count.to_string(),
+                c.active.to_string(),
+                display(c.bytes, units),
+                with_percent(c.reclaimable_bytes, c.bytes, units),
+            ]);
+        }
+        t.row([
+            "Total".to_string(),
+            String::new(),
+            String::new(),
+            display(self.total_bytes, units),
+            with_percent(self.reclaimable_bytes, self.total_bytes, units),
+        ]);
+        t.render()
+    }
+}
+
+/// `23.5 MB (87%)`, like podman's RECLAIMABLE column.
+fn with_percent(part: u64, whole: u64, units: Units) -> String {
+    let pct = if whole == 0 {
+        0
+    } else {
+        (part as u128 * 100 / whole as u128) as u64
+    };
+    format!("{} ({pct}%)", display(part, units))
+}
+
+#[derive(Debug, Serialize)]
+pub struct ImagesView {
+    pub schema: u32,
+    pub images: Vec<ImageUsage>,
+    pub shared_layers_bytes: u64,
+    pub total_bytes: u64,
+    pub warnings: Vec<String>,
+}
+
+impl ImagesView {
+    pub fn new(report: ImagesReport, warnings: Vec<String>) -> Self {
+        ImagesView {
+            schema: SCHEMA,
+            images: report.images,
+            shared_layers_bytes: report.shared_layers_bytes,
+            total_bytes: report.total_bytes,
+            warnings,
+        }
+    }
+
+    /// One row per listed image; build intermediates (hidden by `podman
+    /// images` too) are folded into one row so the UNIQUE column still sums
+    /// to the total.
+    pub fn table(&self, units: Units) -> String {
+        let mut t = Table::new(&[
+            ("REPOSITORY:TAG", Align::Left),
+            ("IMAGE ID", Align::Left),
+            ("SIZE", Align::Right),
+            ("UNIQUE", Align::Right),
+            ("SHARED", Align::Right),
+            ("CONTAINERS", Align::Right),
+        ]);
+        let (steps, listed): (Vec<&ImageUsage>, Vec<&ImageUsage>) =
+            self.images.iter().partition(|i| i.intermediate);
+        for img in listed {
+            let name = match img.names.first() {
+                Some(n) => n.clone(),
+                None => "<none>:<none> (dangling)".to_string(),
+            };
+            t.row([
+                name,
+                img.id.chars().take(12).collect(),
+                display(img.size_bytes, units),
+                display(img.unique_bytes, units),
+                display(img.shared_bytes, units),
+                img.containers.to_string(),
+            ]);
+            for extra in img.names.iter().skip(1) {
+                t.row([format!("  {extra}"), String::new()]);
+            }
+        }
+        if !steps.is_empty() {
+            t.row([
+                format!("(build intermediates: {})", steps.len()),
+                String::new(),
+                String::new(),
+                display(steps.iter().map(|i| i.unique_bytes).sum(), units),
+                String::new(),
+                steps.iter().map(|i| i.containers).sum::<u64>().to_string(),
+            ]);
+        }
+        t.row([
+            "(shared layers, counted once)".to_string(),
+            String::new(),
+            String::new(),
+            display(self.shared_layers_bytes, units),
+        ]);
+        t.row([
+            "Total".to_string(),
+            String::new(),
+            String::new(),
+            display(self.total_bytes, units),
+        ]);
+        t.render()
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ContainerRow {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub state: String,
+    pub pod: Option<String>,
+    /// Writable-layer bytes; null unless measured (`--size`).
+    pub rw_bytes: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ContainersView {
+    pub schema: u32,
+    pub containers: Vec<ContainerRow>,
+    /// Sum of the measured writable layers (0 without `--size`).
+    pub total_bytes: u64,
+    pub warnings: Vec<String>,
+}
+
+impl ContainersView {
+    pub fn new(containers: &[Container], warnings: Vec<String>) -> Self {
+        let rows: Vec<ContainerRow> = containers
+            .iter()
+            .map(|c| ContainerRow {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                image: c.image.clone(),
+                state: c.state.as_str().to_string(),
+                pod: c.pod.clone(),
+                rw_bytes: c.rw_bytes,
+            })
+            .collect();
+        ContainersView {
+            schema: SCHEMA,
+            total_bytes: rows.iter().filter_map(|r| r.rw_bytes).sum(),
+            containers: rows,
+            warnings,
+        }
+    }
+
+    pub fn table(&self, units: Units) -> String {
+        let mut t = Table::new(&[
+            ("CONTAINER ID", Align::Left),
+            ("NAME", Align::Left),
+            ("IMAGE", Align::Left),
+            ("STATE", Align::Left),
+            ("SIZE", Align::Right),
+        ]);
+        let measured = self.containers.iter().any(|c| c.rw_bytes.is_some());
+        for c in &self.containers {
+            t.row([
+                c.id.chars().take(12).collect(),
+                c.name.clone(),
+                c.image.clone(),
+                c.state.clone(),
+                c.rw_bytes
+                    .map_or_else(|| "-".to_string(), |b| display(b, units)),
+            ]);
+        }
+        if measured {
+            t.row([
+                "Total".to_string(),
+                String::new(),
+                String::new(),
+                String::new(),
+                display(self.total_bytes, units),
+            ]);
+        }
+        let mut out = t.render();
+        if !measured && !self.containers.is_empty() {
+            out.push_str("(writable layers not measured: use --size)\n");
+        }
+        out
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct VolumesView {
+    pub schema: u32,
+    pub volumes: Vec<Volume>,
+    pub total_bytes: u64,
+    pub warnings: Vec<String>,
+}
+
+impl VolumesView {
+    pub fn new(volumes: Vec<Volume>, warnings: Vec<String>) -> Self {
+        VolumesView {
+            schema: SCHEMA,
+            total_bytes: volumes.iter().filter_map(|v| v.bytes).sum(),
+            volumes,
+            warnings,
+        }
+    }
+
+    pub fn table(&self, units: Units) -> String {
+        let mut t = Table::new(&[
+            ("VOLUME NAME", Align::Left),
+            ("SIZE", Align::Right),
+            ("IN USE", Align::Left),
+            ("LABELS", Align::Left),
+        ]);
+        for v in &self.volumes {
+            let size = match v.bytes {
+                Some(b) if v.approximate => format!("~{}", display(b, units)),
+                Some(b) => display(b, units),
+                None => "?".to_string(),
+            };
+            t.row([
+                v.name.clone(),
+                size,
+                yes_no(v.in_use).to_string(),
+                labels_text(&v.labels),
+            ]);
+        }
+        t.row(["Total".to_string(), display(self.total_bytes, units)]);
+        t.render()
+    }
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// `k=v,k2=v2`, sorted, as podman prints label filters.
+pub fn labels_text(labels: &Labels) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
