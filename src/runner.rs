@@ -248,8 +248,10 @@ impl Runner {
                 exit_code: out.status.code(),
             }),
             None => {
-                // Kill and reap so no orphan outlives us.
+                // Kill and reap so no orphan outlives us; the reap is bounded
+                // because a grandchild holding our pipes would keep it waiting.
                 let _ = handle.kill();
+                let _ = handle.wait_timeout(Duration::from_secs(2));
                 Err(RunError::Timeout {
                     argv: Argv(argv.to_vec()),
                     secs: self.timeout.as_secs(),

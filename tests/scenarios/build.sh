@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Builds a real podman store for one scenario in an isolated graphroot, so
+# nothing on the machine's own store is read or touched.
+#
+#   tests/scenarios/build.sh SCENARIO DIR
+#
+# prints the `export CONTAINERS_STORAGE_CONF=...` line that selects the store.
+# Scenarios: empty, one-image, base-derived, volumes-dangling, projects.
+# Needs podman, runc and a static busybox (apt-get install -y busybox-static).
+set -euo pipefail
+scenario=$1
+dir=$(realpath -m "$2")
+mkdir -p "$dir"
+cat > "$dir/storage.conf" <<CONF
+[storage]
+driver = "overlay"
+graphroot = "$dir/root"
+runroot = "$dir/run"
+CONF
+export CONTAINERS_STORAGE_CONF="$dir/storage.conf"
+run=(podman run --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --network none)
+busybox=$(command -v busybox || true)
+[ -x /bin/busybox ] && busybox=/bin/busybox
+[ -n "$busybox" ] || { echo "build.sh: busybox not found (apt-get install -y busybox-static)" >&2; exit 1; }
+
+# A base image from a tarball: busybox plus random data, so sizes are real.
+base() {
+  local name=$1 kb=$2 work="$dir/ctx-$RANDOM"
+  mkdir -p "$work/rootfs/bin" "$work/rootfs/etc"
+  cp "$busybox" "$work/rootfs/bin/busybox"
+  ln -s busybox "$work/rootfs/bin/sh"
+  head -c $((kb * 1000)) /dev/urandom > "$work/rootfs/etc/data"
+  tar -C "$work/rootfs" -cf "$work/base.tar" .
+  podman import -q "$work/base.tar" "$name" >/dev/null
+  rm -rf "$work"
+}
+
+# An image built FROM another with one COPY layer of random data.
+derived() {
+  local from=$1 name=$2 kb=$3 work="$dir/ctx-$RANDOM"; shift 3
+  mkdir -p "$work"
+  head -c $((kb * 1000)) /dev/urandom > "$work/data"
+  { echo "FROM $from"; for l in "$@"; do echo "LABEL $l"; done; echo "COPY data /data-$RANDOM"; } > "$work/Containerfile"
+  podman build -q -t "$name" "$work" >/dev/null
+  rm -rf "$work"
+}
+
+case "$scenario" in
+  empty)
+    podman images >/dev/null ;;
+  one-image)
+    base localhost/solo:1 2000 ;;
+  base-derived)
+    base localhost/base:1 3400
+    derived localhost/base:1 localhost/app1:1 2000
+    derived localhost/base:1 localhost/app2:1 3000
+    "${run[@]}" --name written localhost/app1:1 sh -c 'head -c 500000 /dev/urandom > /written' >/dev/null
+    "${run[@]}" -d --name running localhost/app2:1 sh -c 'head -c 700000 /dev/urandom > /w; exec sleep 100000' >/dev/null
+    podman create --name idle localhost/base:1 true >/dev/null ;;
+  volumes-dangling)
+    base localhost/base:1 1000
+    derived localhost/base:1 localhost/tool:1 500
+    derived localhost/base:1 localhost/tool:1 600   # the old tool:1 is now dangling
+    podman volume create --label owner=team-a data >/dev/null
+    podman volume create spare >/dev/null
+    "${run[@]}" --name filler -v data:/data localhost/tool:1 sh -c 'head -c 1200000 /dev/urandom > /data/blob' >/dev/null
+    "${run[@]}" --rm -v spare:/spare localhost/base:1 sh -c 'head -c 300000 /dev/urandom > /spare/x' >/dev/null ;;
+  *)
+    echo "build.sh: unknown scenario $scenario" >&2; exit 2 ;;
+esac
+echo "export CONTAINERS_STORAGE_CONF=$dir/storage.conf"
