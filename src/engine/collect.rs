@@ -67,14 +67,16 @@ pub fn collect(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
         )
     });
 
-    let mut out = Collected::default();
-    out.reachable = [
+    let mut out = Collected {
+        reachable: [
         images.as_ref().map(|r| r.is_ok()),
         containers.as_ref().map(|r| r.is_ok()),
         volumes.as_ref().map(|r| r.is_ok()),
         pods.as_ref().map(|r| r.is_ok()),
-    ]
-    .contains(&Some(true));
+        ]
+        .contains(&Some(true)),
+        ..Collected::default()
+    };
 
     let failures = Failures::new(warnings);
     let images: Option<Vec<ImageEntry>> = failures.take(images);

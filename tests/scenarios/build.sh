@@ -5,7 +5,7 @@
 #   tests/scenarios/build.sh SCENARIO DIR
 #
 # prints the `export CONTAINERS_STORAGE_CONF=...` line that selects the store.
-# Scenarios: empty, one-image, base-derived, volumes-dangling, projects.
+# Scenarios: empty, one-image, base-derived, volumes-dangling, many.
 # Needs podman, runc and a static busybox (apt-get install -y busybox-static).
 set -euo pipefail
 scenario=$1
@@ -65,6 +65,16 @@ case "$scenario" in
     podman volume create spare >/dev/null
     "${run[@]}" --name filler -v data:/data localhost/tool:1 sh -c 'head -c 1200000 /dev/urandom > /data/blob' >/dev/null
     "${run[@]}" --rm -v spare:/spare localhost/base:1 sh -c 'head -c 300000 /dev/urandom > /spare/x' >/dev/null ;;
+  many)
+    # For benchmarks: IMAGES derived images on one base, CONTAINERS containers
+    # spread over them, a few volumes.
+    images=${IMAGES:-30} containers=${CONTAINERS:-50}
+    base localhost/base:1 3000
+    for i in $(seq 1 "$images"); do derived localhost/base:1 "localhost/app$i:1" $((100 + i * 10)); done
+    for v in 1 2 3; do podman volume create "vol$v" >/dev/null; done
+    for c in $(seq 1 "$containers"); do
+      podman create --name "c$c" -v "vol$((c % 3 + 1)):/v" "localhost/app$((c % images + 1)):1" true >/dev/null
+    done ;;
   *)
     echo "build.sh: unknown scenario $scenario" >&2; exit 2 ;;
 esac
