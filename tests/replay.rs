@@ -51,7 +51,7 @@ fn every_view_of_every_recorded_scenario() {
                 args.extend_from_slice(view);
                 let (code, stdout, stderr) = replay(&dir, &args);
                 let name = format!("{version}__{scenario}__{}__{format}", view.join("_").replace("--", ""));
-                insta::assert_snapshot!(name, format!("exit: {code}\n--- stdout\n{stdout}--- stderr\n{stderr}"));
+                insta::assert_snapshot!(name.clone(), format!("exit: {code}\n--- stdout\n{stdout}--- stderr\n{stderr}"));
                 assert_eq!(code, 0, "{name}: {stderr}");
                 if format == "json" {
                     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
