@@ -7,7 +7,9 @@
 pub mod account;
 pub mod caches;
 pub mod config;
+pub mod dirs;
 pub mod engine;
+pub mod projects;
 pub mod report;
 pub mod runner;
 pub mod size;

@@ -3,6 +3,7 @@
 mod caches;
 mod du;
 mod engine_views;
+mod overview;
 mod prune;
 
 use std::io::Write;
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use podman_storage::engine::podman::Podman;
+use podman_storage::config::Config;
 use podman_storage::runner::Runner;
 use podman_storage::size::Units;
 use podman_storage::Status;
@@ -47,6 +49,11 @@ impl Ctx {
         ))
     }
 
+    /// The config file; a missing default file is an empty config.
+    pub fn config(&self) -> Result<Config> {
+        Ok(Config::load(self.global.config.as_deref())?)
+    }
+
     pub fn units(&self) -> Units {
         if self.global.bytes {
             Units::Bytes
@@ -59,6 +66,8 @@ impl Ctx {
 pub fn run(cli: Cli) -> Result<Status> {
     let ctx = Ctx { global: cli.global };
     match cli.command.unwrap_or(Command::Overview) {
+        Command::Overview => overview::overview(&ctx),
+        Command::Project(args) => overview::project(&ctx, &args.id),
         Command::Df => engine_views::df(&ctx),
         Command::Images => engine_views::images(&ctx),
         Command::Containers(args) => engine_views::containers(&ctx, args.size),
@@ -66,7 +75,6 @@ pub fn run(cli: Cli) -> Result<Status> {
         Command::Du(args) => du::run(&args, &ctx),
         Command::Caches(args) => caches::run(&args, &ctx),
         Command::Prune(PruneCommand::Caches(args)) => prune::run(&args, &ctx),
-        _ => anyhow::bail!("not implemented yet"),
     }
 }
 

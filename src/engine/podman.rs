@@ -115,6 +115,25 @@ impl Podman {
         self.call_json(&args)
     }
 
+    /// `podman ps -a --size` for just these containers (one call; podman ORs
+    /// repeated `id` filters), so the detail view measures only what it shows.
+    pub fn container_sizes(&self, ids: &[String]) -> Result<BTreeMap<String, u64>, PodmanError> {
+        if ids.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let filters: Vec<String> = ids.iter().map(|id| format!("id={id}")).collect();
+        let mut args = vec!["ps", "-a", "--size"];
+        for f in &filters {
+            args.extend(["--filter", f.as_str()]);
+        }
+        args.extend(["--format", "json"]);
+        let raw: Vec<ContainerEntry> = self.call_json(&args)?;
+        Ok(raw
+            .into_iter()
+            .filter_map(|c| Some((c.id, c.size?.rw_size.max(0) as u64)))
+            .collect())
+    }
+
     /// `podman volume ls --format json`.
     pub fn volumes(&self) -> Result<Vec<VolumeEntry>, PodmanError> {
         self.call_json(&["volume", "ls", "--format", "json"])

@@ -1,6 +1,7 @@
 //! Renderers: they format report structs and never compute figures.
 
 pub mod engine;
+pub mod overview;
 pub mod table;
 
 use serde::Serialize;

@@ -1,0 +1,164 @@
+//! `overview` (the default) and `project ID`.
+
+use anyhow::{bail, Result};
+use podman_storage::engine::collect::{collect, Needs};
+use podman_storage::projects::{self, RowId};
+use podman_storage::report::overview::{
+    DirEntry, GlobalSection, OverviewReport, ProjectContainer, ProjectReport, ProjectVolume,
+};
+use podman_storage::report::{to_json, SCHEMA};
+use podman_storage::{account, dirs, Status, Warnings};
+
+use super::{print, print_warnings, Ctx};
+
+/// The overview never asks podman for per-container sizes: that is the slow
+/// part of `podman system df`, and the detail view has it.
+const OVERVIEW_NEEDS: Needs = Needs {
+    images: true,
+    containers: true,
+    container_sizes: false,
+    volumes: true,
+    pods: true,
+};
+
+pub fn overview(ctx: &Ctx) -> Result<Status> {
+    let config = ctx.config()?;
+    let warnings = Warnings::new();
+    let podman = ctx.podman()?;
+    let cache_paths = config.caches.paths.clone();
+    let (collected, dirs) = std::thread::scope(|s| {
+        let dirs = s.spawn(|| dirs::measure(&config, &cache_paths, &warnings));
+        let collected = collect(&podman, OVERVIEW_NEEDS, &warnings);
+        (collected, dirs.join().expect("directory walks do not panic"))
+    });
+    let inv = &collected.inventory;
+    let attr = projects::attribute(inv, &config);
+    let rows = projects::rows(inv, &attr, &dirs, false);
+    let global = GlobalSection {
+        images: inv
+            .images
+            .iter()
+            .zip(&attr.images)
+            .filter(|(_, o)| o.global)
+            .flat_map(|(i, _)| i.names.clone())
+            .collect(),
+        shared_mounts: dirs.shared_mounts.iter().map(dir_entry).collect(),
+    };
+    let report = OverviewReport::new(global, rows, projects::reclaimable(inv), warnings.to_vec());
+    print_warnings(&report.warnings);
+    print(&if ctx.json() { to_json(&report) } else { report.table(ctx.units()) })?;
+    Ok(warnings.status())
+}
+
+fn dir_entry(d: &projects::MeasuredDir) -> DirEntry {
+    DirEntry {
+        path: d.path.display().to_string(),
+        bytes: d.bytes,
+        files: d.files,
+        incomplete: d.incomplete,
+    }
+}
+
+pub fn project(ctx: &Ctx, id: &str) -> Result<Status> {
+    let config = ctx.config()?;
+    let warnings = Warnings::new();
+    let podman = ctx.podman()?;
+    let collected = collect(&podman, OVERVIEW_NEEDS, &warnings);
+    let inv = &collected.inventory;
+    let attr = projects::attribute(inv, &config);
+    if !attr.projects.contains(id) {
+        let known: Vec<&str> = attr.projects.iter().map(String::as_str).collect();
+        print_warnings(&warnings.to_vec());
+        bail!(
+            "unknown project {id:?}; known projects: {}",
+            if known.is_empty() { "(none)".to_string() } else { known.join(", ") }
+        );
+    }
+    let row = RowId::Project(id.to_string());
+
+    // Only this project's containers are measured, in one podman call.
+    let mine: Vec<usize> = (0..inv.containers.len())
+        .filter(|i| attr.containers[*i].as_deref() == Some(id))
+        .collect();
+    let ids: Vec<String> = mine.iter().map(|i| inv.containers[*i].id.clone()).collect();
+    let project_config = podman_storage::config::Config {
+        projects: config.projects.iter().filter(|p| p.id == id).cloned().collect(),
+        ..Default::default()
+    };
+    let (sizes, dirs) = std::thread::scope(|s| {
+        let dirs = s.spawn(|| dirs::measure(&project_config, &[], &warnings));
+        let sizes = podman.container_sizes(&ids);
+        (sizes, dirs.join().expect("directory walks do not panic"))
+    });
+    let sizes = sizes.unwrap_or_else(|e| {
+        warnings.push(e);
+        Default::default()
+    });
+
+    let usage = account::images(inv);
+    let images: Vec<_> = usage
+        .images
+        .into_iter()
+        .zip(&attr.images)
+        .filter(|(_, o)| o.projects.contains(id))
+        .map(|(u, _)| u)
+        .collect();
+    let images_bytes = attr
+        .layers
+        .iter()
+        .filter(|(_, r)| **r == row)
+        .map(|(k, _)| inv.layers.get(k).map_or(0, |l| l.bytes))
+        .sum::<u64>()
+        + inv
+            .images
+            .iter()
+            .zip(&attr.images)
+            .filter(|(_, o)| o.row == row)
+            .map(|(i, _)| i.metadata_bytes)
+            .sum::<u64>();
+    let containers: Vec<ProjectContainer> = mine
+        .iter()
+        .map(|i| {
+            let c = &inv.containers[*i];
+            ProjectContainer {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                image: c.image.clone(),
+                state: c.state.as_str().to_string(),
+                rw_bytes: sizes.get(&c.id).copied(),
+            }
+        })
+        .collect();
+    let volumes: Vec<ProjectVolume> = inv
+        .volumes
+        .iter()
+        .zip(&attr.volumes)
+        .filter(|(_, r)| **r == row)
+        .map(|(v, _)| ProjectVolume {
+            name: v.name.clone(),
+            bytes: v.bytes,
+            in_use: v.in_use,
+        })
+        .collect();
+    let workspaces: Vec<DirEntry> = dirs.workspaces.iter().map(dir_entry).collect();
+    let containers_bytes = containers.iter().filter_map(|c| c.rw_bytes).sum();
+    let workspaces_bytes = workspaces.iter().map(|w| w.bytes).sum();
+    let volumes_bytes = volumes.iter().filter_map(|v| v.bytes).sum();
+    let report = ProjectReport {
+        schema: SCHEMA,
+        id: id.to_string(),
+        total_bytes: images_bytes + containers_bytes + workspaces_bytes + volumes_bytes,
+        images,
+        images_bytes,
+        containers,
+        containers_bytes,
+        workspaces,
+        workspaces_bytes,
+        volumes,
+        volumes_bytes,
+        warnings: warnings.to_vec(),
+    };
+    print_warnings(&report.warnings);
+    print(&if ctx.json() { to_json(&report) } else { report.table(ctx.units()) })?;
+    Ok(warnings.status())
+}

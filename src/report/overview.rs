@@ -1,0 +1,248 @@
+//! The overview (the default view) and the per-project detail.
+
+use serde::Serialize;
+
+use super::table::{Align, Table};
+use super::SCHEMA;
+use crate::account::ImageUsage;
+use crate::projects::Row;
+use crate::size::{display, Units};
+
+#[derive(Debug, Serialize)]
+pub struct DirEntry {
+    pub path: String,
+    pub bytes: u64,
+    pub files: u64,
+    pub incomplete: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GlobalSection {
+    /// Names of images matched by `[global] images`.
+    pub images: Vec<String>,
+    pub shared_mounts: Vec<DirEntry>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OverviewReport {
+    pub schema: u32,
+    pub global: GlobalSection,
+    pub rows: Vec<Row>,
+    /// Sum of the rows' `total_bytes`.
+    pub total_bytes: u64,
+    /// Unused images (layers no kept image needs) and unused volumes.
+    pub reclaimable_bytes: u64,
+    pub warnings: Vec<String>,
+}
+
+impl OverviewReport {
+    pub fn new(global: GlobalSection, rows: Vec<Row>, reclaimable_bytes: u64, warnings: Vec<String>) -> Self {
+        OverviewReport {
+            schema: SCHEMA,
+            global,
+            total_bytes: rows.iter().map(|r| r.total_bytes).sum(),
+            rows,
+            reclaimable_bytes,
+            warnings,
+        }
+    }
+
+    pub fn table(&self, units: Units) -> String {
+        let mut out = String::new();
+        if !self.global.images.is_empty() || !self.global.shared_mounts.is_empty() {
+            out.push_str("GLOBAL\n");
+            let mut t = Table::new(&[("", Align::Left), ("", Align::Left), ("SIZE", Align::Right)]);
+            for name in &self.global.images {
+                t.row(["image", name.as_str(), ""]);
+            }
+            for m in &self.global.shared_mounts {
+                t.row([
+                    "shared mount".to_string(),
+                    m.path.clone(),
+                    mark(display(m.bytes, units), m.incomplete),
+                ]);
+            }
+            for line in t.render().lines().skip(1) {
+                out.push_str("  ");
+                out.push_str(line);
+                out.push('\n');
+            }
+            out.push('\n');
+        }
+        let mut t = Table::new(&[
+            ("PROJECT", Align::Left),
+            ("IMAGES", Align::Right),
+            ("VOLUMES", Align::Right),
+            ("WORKSPACES", Align::Right),
+            ("CACHES", Align::Right),
+            ("SHARED", Align::Right),
+            ("CTRS", Align::Right),
+            ("TOTAL", Align::Right),
+            ("", Align::Left),
+        ]);
+        let max = self.rows.iter().map(|r| r.total_bytes).max().unwrap_or(0);
+        for r in &self.rows {
+            t.row([
+                r.id.name().to_string(),
+                display(r.images_bytes, units),
+                display(r.volumes_bytes, units),
+                if r.workspaces > 0 {
+                    format!("{} ({})", display(r.workspaces_bytes, units), r.workspaces)
+                } else {
+                    display(r.workspaces_bytes, units)
+                },
+                display(r.caches_bytes, units),
+                display(r.shared_mounts_bytes, units),
+                r.containers.to_string(),
+                mark(display(r.total_bytes, units), r.incomplete),
+                bar(r.total_bytes, max, 20),
+            ]);
+        }
+        t.row([
+            "Total".to_string(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            display(self.total_bytes, units),
+        ]);
+        out.push_str(&t.render());
+        out.push_str(&format!(
+            "Reclaimable: {} (unused images and volumes)\n",
+            display(self.reclaimable_bytes, units)
+        ));
+        if self.rows.iter().any(|r| r.incomplete) {
+            out.push_str("* incomplete: some directories could not be fully read (see warnings)\n");
+        }
+        out
+    }
+}
+
+/// A trailing `*` marks a figure that is a lower bound.
+fn mark(text: String, incomplete: bool) -> String {
+    if incomplete {
+        text + "*"
+    } else {
+        text
+    }
+}
+
+/// A proportional bar, like dust's, so the big rows stand out.
+pub fn bar(value: u64, max: u64, width: usize) -> String {
+    if max == 0 {
+        return String::new();
+    }
+    let filled = ((value as u128 * width as u128 + max as u128 / 2) / max as u128) as usize;
+    let filled = if value > 0 { filled.max(1) } else { 0 };
+    "█".repeat(filled)
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProjectContainer {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub state: String,
+    pub rw_bytes: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProjectVolume {
+    pub name: String,
+    pub bytes: Option<u64>,
+    pub in_use: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProjectReport {
+    pub schema: u32,
+    pub id: String,
+    pub images: Vec<ImageUsage>,
+    /// Image-layer bytes attributed to the project (its unique layers).
+    pub images_bytes: u64,
+    pub containers: Vec<ProjectContainer>,
+    pub containers_bytes: u64,
+    pub workspaces: Vec<DirEntry>,
+    pub workspaces_bytes: u64,
+    pub volumes: Vec<ProjectVolume>,
+    pub volumes_bytes: u64,
+    /// Same figure as the project's overview row, plus its containers.
+    pub total_bytes: u64,
+    pub warnings: Vec<String>,
+}
+
+impl ProjectReport {
+    pub fn table(&self, units: Units) -> String {
+        let mut out = format!("Project {}\n\nIMAGES\n", self.id);
+        let mut t = Table::new(&[
+            ("REPOSITORY:TAG", Align::Left),
+            ("IMAGE ID", Align::Left),
+            ("SIZE", Align::Right),
+            ("UNIQUE", Align::Right),
+            ("SHARED", Align::Right),
+        ]);
+        for i in &self.images {
+            t.row([
+                i.names.first().cloned().unwrap_or_else(|| "<none>".into()),
+                i.id.chars().take(12).collect(),
+                display(i.size_bytes, units),
+                display(i.unique_bytes, units),
+                display(i.shared_bytes, units),
+            ]);
+        }
+        out.push_str(&t.render());
+        out.push_str(&format!("attributed to {}: {}\n", self.id, display(self.images_bytes, units)));
+
+        out.push_str("\nCONTAINERS\n");
+        let mut t = Table::new(&[
+            ("NAME", Align::Left),
+            ("IMAGE", Align::Left),
+            ("STATE", Align::Left),
+            ("SIZE", Align::Right),
+        ]);
+        for c in &self.containers {
+            t.row([
+                c.name.clone(),
+                c.image.clone(),
+                c.state.clone(),
+                c.rw_bytes.map_or("?".into(), |b| display(b, units)),
+            ]);
+        }
+        out.push_str(&t.render());
+
+        out.push_str("\nWORKSPACES\n");
+        let mut t = Table::new(&[("PATH", Align::Left), ("SIZE", Align::Right), ("FILES", Align::Right)]);
+        for w in &self.workspaces {
+            t.row([w.path.clone(), mark(display(w.bytes, units), w.incomplete), w.files.to_string()]);
+        }
+        out.push_str(&t.render());
+
+        out.push_str("\nVOLUMES\n");
+        let mut t = Table::new(&[("NAME", Align::Left), ("SIZE", Align::Right), ("IN USE", Align::Left)]);
+        for v in &self.volumes {
+            t.row([
+                v.name.clone(),
+                v.bytes.map_or("?".into(), |b| display(b, units)),
+                if v.in_use { "yes" } else { "no" }.to_string(),
+            ]);
+        }
+        out.push_str(&t.render());
+        out.push_str(&format!("\nTotal: {}\n", display(self.total_bytes, units)));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bars_are_proportional_and_never_empty_for_nonzero() {
+        assert_eq!(bar(10, 10, 4).chars().count(), 4);
+        assert_eq!(bar(5, 10, 4).chars().count(), 2);
+        assert_eq!(bar(1, 1000, 4).chars().count(), 1);
+        assert_eq!(bar(0, 1000, 4), "");
+    }
+}
