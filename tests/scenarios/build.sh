@@ -5,7 +5,7 @@
 #   tests/scenarios/build.sh SCENARIO DIR
 #
 # prints the `export CONTAINERS_STORAGE_CONF=...` line that selects the store.
-# Scenarios: empty, one-image, base-derived, volumes-dangling, many.
+# Scenarios: empty, one-image, base-derived, volumes-dangling, projects, many.
 # Needs podman, runc and a static busybox (apt-get install -y busybox-static).
 set -euo pipefail
 scenario=$1
@@ -17,8 +17,15 @@ driver = "overlay"
 graphroot = "$dir/root"
 runroot = "$dir/run"
 CONF
-export CONTAINERS_STORAGE_CONF="$dir/storage.conf"
-run=(podman run --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --network none)
+# crun fails on this machine's hybrid cgroups: runc, and ulimits it accepts.
+cat > "$dir/containers.conf" <<CONF
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+[engine]
+runtime = "runc"
+CONF
+export CONTAINERS_STORAGE_CONF="$dir/storage.conf" CONTAINERS_CONF="$dir/containers.conf"
+run=(podman run --network none)
 busybox=$(command -v busybox || true)
 [ -x /bin/busybox ] && busybox=/bin/busybox
 [ -n "$busybox" ] || { echo "build.sh: busybox not found (apt-get install -y busybox-static)" >&2; exit 1; }
@@ -65,6 +72,28 @@ case "$scenario" in
     podman volume create spare >/dev/null
     "${run[@]}" --name filler -v data:/data localhost/tool:1 sh -c 'head -c 1200000 /dev/urandom > /data/blob' >/dev/null
     "${run[@]}" --rm -v spare:/spare localhost/base:1 sh -c 'head -c 300000 /dev/urandom > /spare/x' >/dev/null ;;
+  projects)
+    # Two podman-compose projects built on one base, each with a volume
+    # holding data, plus a volume left behind by a project that is gone.
+    base localhost/base:1 2000
+    for p in alpha beta; do
+      mkdir -p "$dir/$p/app"
+      kb=800; [ "$p" = beta ] && kb=1500
+      head -c $((kb * 1000)) /dev/urandom > "$dir/$p/app/data"
+      printf 'FROM localhost/base:1\nCOPY data /data\n' > "$dir/$p/app/Containerfile"
+      cat > "$dir/$p/docker-compose.yml" <<YML
+services:
+  web:
+    build: ./app
+    command: sh -c "head -c 300000 /dev/urandom > /written; head -c 400000 /dev/urandom > /vol/x; exec sleep 100000"
+    volumes:
+      - data:/vol
+volumes:
+  data:
+YML
+      (cd "$dir/$p" && podman-compose -p "$p" up -d >/dev/null 2>&1)
+    done
+    podman volume create --label com.docker.compose.project=gone gone_data >/dev/null ;;
   many)
     # For benchmarks: IMAGES derived images on one base, CONTAINERS containers
     # spread over them, a few volumes.
@@ -78,4 +107,4 @@ case "$scenario" in
   *)
     echo "build.sh: unknown scenario $scenario" >&2; exit 2 ;;
 esac
-echo "export CONTAINERS_STORAGE_CONF=$dir/storage.conf"
+echo "export CONTAINERS_STORAGE_CONF=$dir/storage.conf CONTAINERS_CONF=$dir/containers.conf"
