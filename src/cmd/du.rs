@@ -1,11 +1,208 @@
-//! STUB: the real implementation replaces this file.
+//! `podman-storage du PATH...`: apparent and on-disk bytes of directories,
+//! measured all at once, each inode counted once across the paths.
+
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+use podman_storage::report::table::{Align, Table};
+use podman_storage::report::{self, SCHEMA};
+use podman_storage::size::{self, Units};
+use podman_storage::walk::{self, Usage, WalkError, WalkOptions};
 use podman_storage::Status;
+use serde::Serialize;
 
 use super::Ctx;
 
 pub fn run(args: &crate::cli::DuArgs, ctx: &Ctx) -> Result<Status> {
-    let _ = (args, ctx);
-    anyhow::bail!("du: not implemented yet")
+    let opts = WalkOptions {
+        cross_file_systems: args.cross_file_systems,
+    };
+    let usages = walk::measure(&args.paths, &opts);
+    let report = DuReport::new(&args.paths, &usages);
+    super::print_warnings(&report.warnings);
+    let text = if ctx.json() {
+        report::to_json(&report)
+    } else {
+        render_table(&report, ctx.units())
+    };
+    super::print(&text)?;
+    Ok(if report.paths.iter().any(|p| p.incomplete) {
+        Status::Partial
+    } else {
+        Status::Complete
+    })
+}
+
+/// The `--format json` contract (schema 1).
+#[derive(Debug, Serialize)]
+struct DuReport {
+    schema: u32,
+    paths: Vec<PathRow>,
+    /// Sum of the paths' `disk_bytes`.
+    total_bytes: u64,
+    total_apparent_bytes: u64,
+    warnings: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct PathRow {
+    path: String,
+    apparent_bytes: u64,
+    disk_bytes: u64,
+    files: u64,
+    dirs: u64,
+    incomplete: bool,
+    errors: Vec<ErrorRow>,
+}
+
+#[derive(Debug, Serialize)]
+struct ErrorRow {
+    path: String,
+    message: String,
+}
+
+impl DuReport {
+    fn new(paths: &[PathBuf], usages: &[Usage]) -> Self {
+        let rows: Vec<PathRow> = paths
+            .iter()
+            .zip(usages)
+            .map(|(path, u)| PathRow {
+                path: lossy(path),
+                apparent_bytes: u.apparent_bytes,
+                disk_bytes: u.disk_bytes,
+                files: u.files,
+                dirs: u.dirs,
+                incomplete: u.incomplete(),
+                errors: u.errors.iter().map(ErrorRow::from).collect(),
+            })
+            .collect();
+        let warnings = usages
+            .iter()
+            .flat_map(|u| &u.errors)
+            .map(|e| format!("{}: {}", lossy(&e.path), e.message))
+            .collect();
+        DuReport {
+            schema: SCHEMA,
+            // Hard links and overlapping paths are counted in one row only,
+            // so the rows add up to the total.
+            total_bytes: rows.iter().map(|r| r.disk_bytes).sum(),
+            total_apparent_bytes: rows.iter().map(|r| r.apparent_bytes).sum(),
+            paths: rows,
+            warnings,
+        }
+    }
+}
+
+impl From<&WalkError> for ErrorRow {
+    fn from(e: &WalkError) -> Self {
+        ErrorRow {
+            path: lossy(&e.path),
+            message: e.message.clone(),
+        }
+    }
+}
+
+fn lossy(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+const INCOMPLETE_MARK: &str = "*";
+
+fn render_table(report: &DuReport, units: Units) -> String {
+    let mut table = Table::new(&[
+        ("PATH", Align::Left),
+        ("APPARENT", Align::Right),
+        ("ON DISK", Align::Right),
+        ("FILES", Align::Right),
+        ("DIRS", Align::Right),
+        ("", Align::Left),
+    ]);
+    let mark = |incomplete: bool| if incomplete { INCOMPLETE_MARK } else { "" };
+    for row in &report.paths {
+        table.row([
+            row.path.clone(),
+            size::display(row.apparent_bytes, units),
+            size::display(row.disk_bytes, units),
+            row.files.to_string(),
+            row.dirs.to_string(),
+            mark(row.incomplete).to_string(),
+        ]);
+    }
+    let incomplete = report.paths.iter().any(|r| r.incomplete);
+    if report.paths.len() > 1 {
+        table.row([
+            "TOTAL".to_string(),
+            size::display(report.total_apparent_bytes, units),
+            size::display(report.total_bytes, units),
+            report
+                .paths
+                .iter()
+                .map(|r| r.files)
+                .sum::<u64>()
+                .to_string(),
+            report.paths.iter().map(|r| r.dirs).sum::<u64>().to_string(),
+            mark(incomplete).to_string(),
+        ]);
+    }
+    let mut out = table.render();
+    if incomplete {
+        out.push_str(&format!(
+            "{INCOMPLETE_MARK} incomplete: not everything could be read (see the warnings); the figures are a lower bound\n"
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage(apparent: u64, disk: u64, errors: &[&str]) -> Usage {
+        Usage {
+            apparent_bytes: apparent,
+            disk_bytes: disk,
+            files: 2,
+            dirs: 1,
+            errors: errors
+                .iter()
+                .map(|p| WalkError {
+                    path: PathBuf::from(p),
+                    message: "cannot read directory: Permission denied (os error 13)".into(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn totals_sum_rows_and_mark_incomplete_ones() {
+        let paths = [PathBuf::from("/a"), PathBuf::from("/b")];
+        let report = DuReport::new(&paths, &[usage(10, 4096, &[]), usage(5, 8192, &["/b/x"])]);
+        assert_eq!(
+            (report.total_bytes, report.total_apparent_bytes),
+            (12288, 15)
+        );
+        assert_eq!(
+            report.warnings,
+            ["/b/x: cannot read directory: Permission denied (os error 13)"]
+        );
+        let table = render_table(&report, Units::Bytes);
+        assert_eq!(
+            table,
+            "\
+PATH   APPARENT  ON DISK  FILES  DIRS
+/a           10     4096      2     1
+/b            5     8192      2     1  *
+TOTAL        15    12288      4     2  *
+* incomplete: not everything could be read (see the warnings); the figures are a lower bound
+"
+        );
+    }
+
+    #[test]
+    fn one_complete_path_has_no_total_or_footnote() {
+        let report = DuReport::new(&[PathBuf::from("/a")], &[usage(1, 2, &[])]);
+        let table = render_table(&report, Units::Bytes);
+        assert_eq!(table.lines().count(), 2, "{table}");
+        assert!(!table.contains('*'));
+    }
 }
