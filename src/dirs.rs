@@ -69,14 +69,16 @@ pub fn measure(config: &Config, cache_paths: &[PathBuf], warnings: &Warnings) ->
 
 /// Keeps each directory once: an exact duplicate or a directory below
 /// another one in the list would otherwise be counted twice.
-fn drop_nested(wanted: Vec<(Kind, RowId, PathBuf)>, warnings: &Warnings) -> Vec<(Kind, RowId, PathBuf)> {
+fn drop_nested(
+    wanted: Vec<(Kind, RowId, PathBuf)>,
+    warnings: &Warnings,
+) -> Vec<(Kind, RowId, PathBuf)> {
     let norm: Vec<PathBuf> = wanted.iter().map(|(_, _, p)| normalize(p)).collect();
     let mut keep = Vec::new();
     for (i, item) in wanted.iter().enumerate() {
-        let outer = norm
-            .iter()
-            .enumerate()
-            .find(|(j, other)| *j != i && norm[i].starts_with(other) && (norm[i] != **other || *j < i));
+        let outer = norm.iter().enumerate().find(|(j, other)| {
+            *j != i && norm[i].starts_with(other) && (norm[i] != **other || *j < i)
+        });
         match outer {
             Some((j, _)) => warnings.push(format!(
                 "{} is inside {} and is counted there only",

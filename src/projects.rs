@@ -77,7 +77,13 @@ pub fn normalize_id(raw: &str) -> Option<String> {
     let id: String = raw
         .chars()
         .map(|c| c.to_ascii_lowercase())
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     let id = id.trim_start_matches(['-', '_']).to_string();
     (!id.is_empty()).then_some(id)
@@ -115,7 +121,11 @@ pub struct ImageOwner {
 }
 
 pub fn attribute(inv: &Inventory, config: &Config) -> Attribution {
-    let pods: BTreeMap<&str, &str> = inv.pods.iter().map(|p| (p.id.as_str(), p.name.as_str())).collect();
+    let pods: BTreeMap<&str, &str> = inv
+        .pods
+        .iter()
+        .map(|p| (p.id.as_str(), p.name.as_str()))
+        .collect();
     let containers: Vec<Option<String>> = inv
         .containers
         .iter()
@@ -126,7 +136,12 @@ pub fn attribute(inv: &Inventory, config: &Config) -> Attribution {
                 .find(|p| p.matches_labels(&c.labels))
                 .map(|p| p.id.clone())
                 .or_else(|| compose_project(&c.labels))
-                .or_else(|| c.pod.as_deref().and_then(|id| pods.get(id)).and_then(|n| normalize_id(n)))
+                .or_else(|| {
+                    c.pod
+                        .as_deref()
+                        .and_then(|id| pods.get(id))
+                        .and_then(|n| normalize_id(n))
+                })
         })
         .collect();
     let mut projects: BTreeSet<String> = config.projects.iter().map(|p| p.id.clone()).collect();
@@ -136,7 +151,10 @@ pub fn attribute(inv: &Inventory, config: &Config) -> Attribution {
     let mut users: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for (c, p) in inv.containers.iter().zip(&containers) {
         if let Some(p) = p {
-            users.entry(c.image_id.as_str()).or_default().insert(p.clone());
+            users
+                .entry(c.image_id.as_str())
+                .or_default()
+                .insert(p.clone());
         }
     }
     let images: Vec<ImageOwner> = inv
@@ -220,7 +238,11 @@ pub fn attribute(inv: &Inventory, config: &Config) -> Attribution {
                 return RowId::Project(p.id.clone());
             }
             if let Some(p) = compose_project(&v.labels) {
-                return if projects.contains(&p) { RowId::Project(p) } else { RowId::Orphans };
+                return if projects.contains(&p) {
+                    RowId::Project(p)
+                } else {
+                    RowId::Orphans
+                };
             }
             RowId::Global
         })
@@ -297,10 +319,16 @@ impl Row {
 /// The overview's rows: every configured or labelled project (even empty),
 /// then `(shared)`, `(global)`, `(orphans)`. Rows sum to the total by
 /// construction: each byte is added to exactly one row here.
-pub fn rows(inv: &Inventory, attr: &Attribution, dirs: &Dirs, with_container_bytes: bool) -> Vec<Row> {
+pub fn rows(
+    inv: &Inventory,
+    attr: &Attribution,
+    dirs: &Dirs,
+    with_container_bytes: bool,
+) -> Vec<Row> {
     let mut rows: BTreeMap<RowId, Row> = BTreeMap::new();
     fn row<'a>(rows: &'a mut BTreeMap<RowId, Row>, id: &RowId) -> &'a mut Row {
-        rows.entry(id.clone()).or_insert_with(|| Row::new(id.clone()))
+        rows.entry(id.clone())
+            .or_insert_with(|| Row::new(id.clone()))
     }
     for p in &attr.projects {
         row(&mut rows, &RowId::Project(p.clone()));
@@ -365,7 +393,13 @@ pub fn rows(inv: &Inventory, attr: &Attribution, dirs: &Dirs, with_container_byt
 /// What pruning unused images and unused volumes would free (the overview
 /// does not measure containers, so their writable layers are not included).
 pub fn reclaimable(inv: &Inventory) -> u64 {
-    account::images_reclaimable(inv) + inv.volumes.iter().filter(|v| !v.in_use).filter_map(|v| v.bytes).sum::<u64>()
+    account::images_reclaimable(inv)
+        + inv
+            .volumes
+            .iter()
+            .filter(|v| !v.in_use)
+            .filter_map(|v| v.bytes)
+            .sum::<u64>()
 }
 
 #[cfg(test)]
@@ -386,7 +420,10 @@ mod tests {
             layers: layers.iter().map(|s| s.to_string()).collect(),
             size: 0,
             metadata_bytes: 1,
-            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             intermediate: false,
         }
     }
@@ -398,7 +435,10 @@ mod tests {
             image: image_id.into(),
             image_id: image_id.into(),
             state: ContainerState::Running,
-            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             pod: None,
             infra: false,
             rw_bytes: Some(5),
@@ -407,7 +447,15 @@ mod tests {
 
     fn layers(keys: &[(&str, u64)]) -> BTreeMap<String, Layer> {
         keys.iter()
-            .map(|(k, b)| (k.to_string(), Layer { key: k.to_string(), bytes: *b }))
+            .map(|(k, b)| {
+                (
+                    k.to_string(),
+                    Layer {
+                        key: k.to_string(),
+                        bytes: *b,
+                    },
+                )
+            })
             .collect()
     }
 
@@ -448,7 +496,11 @@ mod tests {
         let get = |n: &str| rows.iter().find(|r| r.id.name() == n).unwrap();
         assert_eq!(get("alpha").images_bytes, 11);
         assert_eq!(get("(shared)").images_bytes, 100);
-        assert_eq!(get("(global)").images_bytes, 1, "the unattributed base's metadata");
+        assert_eq!(
+            get("(global)").images_bytes,
+            1,
+            "the unattributed base's metadata"
+        );
         assert_eq!(get("(orphans)").volumes_bytes, 7);
         assert_eq!(get("alpha").containers_bytes, None);
     }
@@ -476,14 +528,28 @@ mod tests {
     fn arb_inventory() -> impl Strategy<Value = Inventory> {
         let projects = prop::sample::select(vec!["", "alpha", "beta", "gone"]);
         let images = prop::collection::vec(
-            (prop::collection::vec(0usize..8, 1..4), projects.clone(), any::<bool>()),
+            (
+                prop::collection::vec(0usize..8, 1..4),
+                projects.clone(),
+                any::<bool>(),
+            ),
             0..8,
         );
         let containers = prop::collection::vec((0usize..8, projects.clone()), 0..8);
         let volumes = prop::collection::vec((projects, 0u64..1000, any::<bool>()), 0..5);
         (images, containers, volumes).prop_map(|(images, containers, volumes)| {
             let mut inv = Inventory {
-                layers: (0..8).map(|i| (format!("l{i}"), Layer { key: format!("l{i}"), bytes: 1 << i })).collect(),
+                layers: (0..8)
+                    .map(|i| {
+                        (
+                            format!("l{i}"),
+                            Layer {
+                                key: format!("l{i}"),
+                                bytes: 1 << i,
+                            },
+                        )
+                    })
+                    .collect(),
                 ..Default::default()
             };
             for (n, (ls, project, named)) in images.iter().enumerate() {

@@ -12,7 +12,10 @@ struct Store {
 
 impl Store {
     fn build(scenario: &str) -> Store {
-        let dir = tempfile::Builder::new().prefix("pstest-proj-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("pstest-proj-")
+            .tempdir()
+            .unwrap();
         let out = Command::new("bash")
             .arg(root().join("tests/scenarios/build.sh"))
             .args([scenario, dir.path().to_str().unwrap()])
@@ -27,9 +30,12 @@ impl Store {
     }
 
     fn env(&self, cmd: &mut Command) {
-        cmd.env("CONTAINERS_STORAGE_CONF", self.dir.path().join("storage.conf"))
-            .env("CONTAINERS_CONF", self.dir.path().join("containers.conf"))
-            .env_remove("XDG_CONFIG_HOME");
+        cmd.env(
+            "CONTAINERS_STORAGE_CONF",
+            self.dir.path().join("storage.conf"),
+        )
+        .env("CONTAINERS_CONF", self.dir.path().join("containers.conf"))
+        .env_remove("XDG_CONFIG_HOME");
     }
 
     fn podman(&self, args: &[&str]) -> String {
@@ -37,7 +43,11 @@ impl Store {
         cmd.args(args);
         self.env(&mut cmd);
         let out = cmd.output().unwrap();
-        assert!(out.status.success(), "podman {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "podman {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
@@ -50,12 +60,23 @@ impl Store {
 
     fn json(&self, args: &[&str]) -> Value {
         let out = self.tool(args);
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
     fn upper_dir(&self, kind: &str, name: &str) -> PathBuf {
-        PathBuf::from(self.podman(&[kind, "inspect", "--format", "{{.GraphDriver.Data.UpperDir}}", name]))
+        PathBuf::from(self.podman(&[
+            kind,
+            "inspect",
+            "--format",
+            "{{.GraphDriver.Data.UpperDir}}",
+            name,
+        ]))
     }
 }
 
@@ -73,15 +94,30 @@ fn root() -> PathBuf {
 }
 
 fn file_bytes(dir: &Path) -> u64 {
-    let out = Command::new("find").arg(dir).args(["-type", "f", "-printf", "%s\n"]).output().unwrap();
-    String::from_utf8(out.stdout).unwrap().lines().map(|l| l.parse::<u64>().unwrap()).sum()
+    let out = Command::new("find")
+        .arg(dir)
+        .args(["-type", "f", "-printf", "%s\n"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse::<u64>().unwrap())
+        .sum()
 }
 
 /// `du -sb` of several directories, as a second opinion on our walker.
 fn du_sb(dirs: &[PathBuf]) -> u64 {
     let out = Command::new("du").arg("-sbc").args(dirs).output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    text.lines().last().unwrap().split_whitespace().next().unwrap().parse().unwrap()
+    text.lines()
+        .last()
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 fn within(actual: u64, truth: u64, pct: f64) -> bool {
@@ -89,7 +125,12 @@ fn within(actual: u64, truth: u64, pct: f64) -> bool {
 }
 
 fn row<'a>(v: &'a Value, id: &str) -> &'a Value {
-    v["rows"].as_array().unwrap().iter().find(|r| r["id"] == id).unwrap_or_else(|| panic!("no row {id}: {v}"))
+    v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("no row {id}: {v}"))
 }
 
 /// Workspaces for alpha (two tasks) and beta (one), and a config naming them.
@@ -122,10 +163,25 @@ fn workspaces(store: &Store) -> (PathBuf, Vec<PathBuf>, Vec<PathBuf>) {
 fn overview_attributes_every_byte_once_to_the_right_project() {
     let store = Store::build("projects");
     let (config, alpha_ws, beta_ws) = workspaces(&store);
-    let v = store.json(&["--config", config.to_str().unwrap(), "--format", "json", "overview"]);
+    let v = store.json(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--format",
+        "json",
+        "overview",
+    ]);
 
-    let rows_sum: u64 = v["rows"].as_array().unwrap().iter().map(|r| r["total_bytes"].as_u64().unwrap()).sum();
-    assert_eq!(rows_sum, v["total_bytes"].as_u64().unwrap(), "rows sum to the total");
+    let rows_sum: u64 = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["total_bytes"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        rows_sum,
+        v["total_bytes"].as_u64().unwrap(),
+        "rows sum to the total"
+    );
 
     // Images: each project owns its COPY layer; the base is shared.
     let alpha_layer = file_bytes(&store.upper_dir("image", "localhost/alpha_web"));
@@ -133,20 +189,45 @@ fn overview_attributes_every_byte_once_to_the_right_project() {
     let base_layer = file_bytes(&store.upper_dir("image", "localhost/base:1"));
     let alpha = row(&v, "alpha");
     let beta = row(&v, "beta");
-    assert!(within(alpha["images_bytes"].as_u64().unwrap(), alpha_layer, 1.0), "{alpha} vs {alpha_layer}");
-    assert!(within(beta["images_bytes"].as_u64().unwrap(), beta_layer, 1.0), "{beta} vs {beta_layer}");
-    assert!(within(row(&v, "(shared)")["images_bytes"].as_u64().unwrap(), base_layer, 1.0));
+    assert!(
+        within(alpha["images_bytes"].as_u64().unwrap(), alpha_layer, 1.0),
+        "{alpha} vs {alpha_layer}"
+    );
+    assert!(
+        within(beta["images_bytes"].as_u64().unwrap(), beta_layer, 1.0),
+        "{beta} vs {beta_layer}"
+    );
+    assert!(within(
+        row(&v, "(shared)")["images_bytes"].as_u64().unwrap(),
+        base_layer,
+        1.0
+    ));
     assert_eq!(alpha["containers"], 1);
-    assert!(alpha["containers_bytes"].is_null(), "the overview does not measure containers");
+    assert!(
+        alpha["containers_bytes"].is_null(),
+        "the overview does not measure containers"
+    );
 
     // Volumes: compose-labelled, data written by the running service.
-    let vol = |name: &str| file_bytes(Path::new(&store.podman(&["volume", "inspect", "--format", "{{.Mountpoint}}", name])));
-    assert!(within(alpha["volumes_bytes"].as_u64().unwrap(), vol("alpha_data"), 1.0));
-    assert_eq!(row(&v, "(orphans)")["volumes"], 1, "gone_data's project has no container and no config");
+    let vol = |name: &str| {
+        PathBuf::from(store.podman(&["volume", "inspect", "--format", "{{.Mountpoint}}", name]))
+    };
+    assert_eq!(
+        alpha["volumes_bytes"].as_u64().unwrap(),
+        du_sb(&[vol("alpha_data")])
+    );
+    assert_eq!(
+        row(&v, "(orphans)")["volumes"],
+        1,
+        "gone_data's project has no container and no config"
+    );
 
     // Workspaces: exactly what du -sb says.
     assert_eq!(alpha["workspaces"], 2);
-    assert_eq!(alpha["workspaces_bytes"].as_u64().unwrap(), du_sb(&alpha_ws));
+    assert_eq!(
+        alpha["workspaces_bytes"].as_u64().unwrap(),
+        du_sb(&alpha_ws)
+    );
     assert_eq!(beta["workspaces_bytes"].as_u64().unwrap(), du_sb(&beta_ws));
 }
 
@@ -155,12 +236,23 @@ fn overview_attributes_every_byte_once_to_the_right_project() {
 fn project_detail_measures_its_containers_and_workspaces() {
     let store = Store::build("projects");
     let (config, alpha_ws, _) = workspaces(&store);
-    let v = store.json(&["--config", config.to_str().unwrap(), "--format", "json", "project", "alpha"]);
+    let v = store.json(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--format",
+        "json",
+        "project",
+        "alpha",
+    ]);
     let containers = v["containers"].as_array().unwrap();
     assert_eq!(containers.len(), 1);
     let upper = file_bytes(&store.upper_dir("container", containers[0]["id"].as_str().unwrap()));
     assert!(upper >= 300_000);
-    assert!(within(containers[0]["rw_bytes"].as_u64().unwrap(), upper, 1.0));
+    assert!(within(
+        containers[0]["rw_bytes"].as_u64().unwrap(),
+        upper,
+        1.0
+    ));
     assert_eq!(v["workspaces"].as_array().unwrap().len(), 2);
     assert_eq!(v["workspaces_bytes"].as_u64().unwrap(), du_sb(&alpha_ws));
     assert_eq!(v["images"][0]["names"][0], "localhost/alpha_web:latest");
@@ -168,5 +260,8 @@ fn project_detail_measures_its_containers_and_workspaces() {
     let out = store.tool(&["--config", config.to_str().unwrap(), "project", "nope"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("unknown project \"nope\"") && err.contains("alpha, beta"), "{err}");
+    assert!(
+        err.contains("unknown project \"nope\"") && err.contains("alpha, beta"),
+        "{err}"
+    );
 }

@@ -4,7 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const VIEWS: &[&[&str]] = &[&["df"], &["images"], &["containers"], &["containers", "--size"], &["volumes"]];
+const VIEWS: &[&[&str]] = &[
+    &["df"],
+    &["images"],
+    &["containers"],
+    &["containers", "--size"],
+    &["volumes"],
+];
 
 fn scenarios() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
@@ -12,7 +18,11 @@ fn scenarios() -> Vec<PathBuf> {
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_dir())
-        .flat_map(|v| std::fs::read_dir(v).unwrap().filter_map(|e| e.ok().map(|e| e.path())))
+        .flat_map(|v| {
+            std::fs::read_dir(v)
+                .unwrap()
+                .filter_map(|e| e.ok().map(|e| e.path()))
+        })
         .filter(|p| p.is_dir())
         .collect();
     dirs.sort();
@@ -41,17 +51,32 @@ fn replay(dir: &Path, args: &[&str]) -> (i32, String, String) {
 #[test]
 fn every_view_of_every_recorded_scenario() {
     let scenarios = scenarios();
-    assert!(scenarios.len() >= 4, "expected at least four recorded scenarios, found {scenarios:?}");
+    assert!(
+        scenarios.len() >= 4,
+        "expected at least four recorded scenarios, found {scenarios:?}"
+    );
     for dir in scenarios {
-        let version = dir.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned();
+        let version = dir
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let scenario = dir.file_name().unwrap().to_string_lossy().into_owned();
         for view in VIEWS {
             for format in ["table", "json"] {
                 let mut args = vec!["--format", format];
                 args.extend_from_slice(view);
                 let (code, stdout, stderr) = replay(&dir, &args);
-                let name = format!("{version}__{scenario}__{}__{format}", view.join("_").replace("--", ""));
-                insta::assert_snapshot!(name.clone(), format!("exit: {code}\n--- stdout\n{stdout}--- stderr\n{stderr}"));
+                let name = format!(
+                    "{version}__{scenario}__{}__{format}",
+                    view.join("_").replace("--", "")
+                );
+                insta::assert_snapshot!(
+                    name.clone(),
+                    format!("exit: {code}\n--- stdout\n{stdout}--- stderr\n{stderr}")
+                );
                 assert_eq!(code, 0, "{name}: {stderr}");
                 if format == "json" {
                     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
@@ -68,5 +93,8 @@ fn an_unrecorded_command_is_an_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let (code, _, stderr) = replay(dir.path(), &["images"]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("`podman images -a --format json` was not recorded"), "{stderr}");
+    assert!(
+        stderr.contains("`podman images -a --format json` was not recorded"),
+        "{stderr}"
+    );
 }

@@ -11,8 +11,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use podman_storage::engine::podman::Podman;
 use podman_storage::config::Config;
+use podman_storage::engine::podman::Podman;
 use podman_storage::runner::Runner;
 use podman_storage::size::Units;
 use podman_storage::Status;

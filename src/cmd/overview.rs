@@ -29,7 +29,10 @@ pub fn overview(ctx: &Ctx) -> Result<Status> {
     let (collected, dirs) = std::thread::scope(|s| {
         let dirs = s.spawn(|| dirs::measure(&config, &cache_paths, &warnings));
         let collected = collect(&podman, OVERVIEW_NEEDS, &warnings);
-        (collected, dirs.join().expect("directory walks do not panic"))
+        (
+            collected,
+            dirs.join().expect("directory walks do not panic"),
+        )
     });
     let inv = &collected.inventory;
     let attr = projects::attribute(inv, &config);
@@ -46,7 +49,11 @@ pub fn overview(ctx: &Ctx) -> Result<Status> {
     };
     let report = OverviewReport::new(global, rows, projects::reclaimable(inv), warnings.to_vec());
     print_warnings(&report.warnings);
-    print(&if ctx.json() { to_json(&report) } else { report.table(ctx.units()) })?;
+    print(&if ctx.json() {
+        to_json(&report)
+    } else {
+        report.table(ctx.units())
+    })?;
     Ok(warnings.status())
 }
 
@@ -71,7 +78,11 @@ pub fn project(ctx: &Ctx, id: &str) -> Result<Status> {
         print_warnings(&warnings.to_vec());
         bail!(
             "unknown project {id:?}; known projects: {}",
-            if known.is_empty() { "(none)".to_string() } else { known.join(", ") }
+            if known.is_empty() {
+                "(none)".to_string()
+            } else {
+                known.join(", ")
+            }
         );
     }
     let row = RowId::Project(id.to_string());
@@ -82,7 +93,12 @@ pub fn project(ctx: &Ctx, id: &str) -> Result<Status> {
         .collect();
     let ids: Vec<String> = mine.iter().map(|i| inv.containers[*i].id.clone()).collect();
     let project_config = podman_storage::config::Config {
-        projects: config.projects.iter().filter(|p| p.id == id).cloned().collect(),
+        projects: config
+            .projects
+            .iter()
+            .filter(|p| p.id == id)
+            .cloned()
+            .collect(),
         ..Default::default()
     };
     let (sizes, dirs) = std::thread::scope(|s| {
@@ -159,6 +175,10 @@ pub fn project(ctx: &Ctx, id: &str) -> Result<Status> {
         warnings: warnings.to_vec(),
     };
     print_warnings(&report.warnings);
-    print(&if ctx.json() { to_json(&report) } else { report.table(ctx.units()) })?;
+    print(&if ctx.json() {
+        to_json(&report)
+    } else {
+        report.table(ctx.units())
+    })?;
     Ok(warnings.status())
 }

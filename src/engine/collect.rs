@@ -69,10 +69,10 @@ pub fn collect(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
 
     let mut out = Collected {
         reachable: [
-        images.as_ref().map(|r| r.is_ok()),
-        containers.as_ref().map(|r| r.is_ok()),
-        volumes.as_ref().map(|r| r.is_ok()),
-        pods.as_ref().map(|r| r.is_ok()),
+            images.as_ref().map(|r| r.is_ok()),
+            containers.as_ref().map(|r| r.is_ok()),
+            volumes.as_ref().map(|r| r.is_ok()),
+            pods.as_ref().map(|r| r.is_ok()),
         ]
         .contains(&Some(true)),
         ..Collected::default()

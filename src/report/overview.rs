@@ -36,7 +36,12 @@ pub struct OverviewReport {
 }
 
 impl OverviewReport {
-    pub fn new(global: GlobalSection, rows: Vec<Row>, reclaimable_bytes: u64, warnings: Vec<String>) -> Self {
+    pub fn new(
+        global: GlobalSection,
+        rows: Vec<Row>,
+        reclaimable_bytes: u64,
+        warnings: Vec<String>,
+    ) -> Self {
         OverviewReport {
             schema: SCHEMA,
             global,
@@ -193,7 +198,11 @@ impl ProjectReport {
             ]);
         }
         out.push_str(&t.render());
-        out.push_str(&format!("attributed to {}: {}\n", self.id, display(self.images_bytes, units)));
+        out.push_str(&format!(
+            "attributed to {}: {}\n",
+            self.id,
+            display(self.images_bytes, units)
+        ));
 
         out.push_str("\nCONTAINERS\n");
         let mut t = Table::new(&[
@@ -213,14 +222,26 @@ impl ProjectReport {
         out.push_str(&t.render());
 
         out.push_str("\nWORKSPACES\n");
-        let mut t = Table::new(&[("PATH", Align::Left), ("SIZE", Align::Right), ("FILES", Align::Right)]);
+        let mut t = Table::new(&[
+            ("PATH", Align::Left),
+            ("SIZE", Align::Right),
+            ("FILES", Align::Right),
+        ]);
         for w in &self.workspaces {
-            t.row([w.path.clone(), mark(display(w.bytes, units), w.incomplete), w.files.to_string()]);
+            t.row([
+                w.path.clone(),
+                mark(display(w.bytes, units), w.incomplete),
+                w.files.to_string(),
+            ]);
         }
         out.push_str(&t.render());
 
         out.push_str("\nVOLUMES\n");
-        let mut t = Table::new(&[("NAME", Align::Left), ("SIZE", Align::Right), ("IN USE", Align::Left)]);
+        let mut t = Table::new(&[
+            ("NAME", Align::Left),
+            ("SIZE", Align::Right),
+            ("IN USE", Align::Left),
+        ]);
         for v in &self.volumes {
             t.row([
                 v.name.clone(),

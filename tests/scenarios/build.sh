@@ -18,11 +18,15 @@ graphroot = "$dir/root"
 runroot = "$dir/run"
 CONF
 # crun fails on this machine's hybrid cgroups: runc, and ulimits it accepts.
+# Its own tmp dir and file locks keep concurrent stores apart: with the
+# defaults they share /run/libpod and one SHM lock table and trip each other.
 cat > "$dir/containers.conf" <<CONF
 [containers]
 default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
 [engine]
 runtime = "runc"
+tmp_dir = "$dir/tmp"
+lock_type = "file"
 CONF
 export CONTAINERS_STORAGE_CONF="$dir/storage.conf" CONTAINERS_CONF="$dir/containers.conf"
 run=(podman run --network none)
@@ -66,8 +70,8 @@ case "$scenario" in
     podman create --name idle localhost/base:1 true >/dev/null ;;
   volumes-dangling)
     base localhost/base:1 1000
-    derived localhost/base:1 localhost/tool:1 500
-    derived localhost/base:1 localhost/tool:1 600   # the old tool:1 is now dangling
+    derived localhost/base:1 localhost/tool:1 2500
+    derived localhost/base:1 localhost/tool:1 3000  # the old tool:1 is now dangling
     podman volume create --label owner=team-a data >/dev/null
     podman volume create spare >/dev/null
     "${run[@]}" --name filler -v data:/data localhost/tool:1 sh -c 'head -c 1200000 /dev/urandom > /data/blob' >/dev/null
