@@ -10,7 +10,11 @@ const VIEWS: &[&[&str]] = &[
     &["containers"],
     &["containers", "--size"],
     &["volumes"],
+    &["overview"],
 ];
+
+/// Views recorded for one scenario only.
+const PROJECT_VIEW: (&str, &[&str]) = ("projects", &["project", "alpha"]);
 
 fn scenarios() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
@@ -64,7 +68,8 @@ fn every_view_of_every_recorded_scenario() {
             .to_string_lossy()
             .into_owned();
         let scenario = dir.file_name().unwrap().to_string_lossy().into_owned();
-        for view in VIEWS {
+        let extra = (scenario == PROJECT_VIEW.0).then_some(PROJECT_VIEW.1);
+        for view in VIEWS.iter().copied().chain(extra) {
             for format in ["table", "json"] {
                 let mut args = vec!["--format", format];
                 args.extend_from_slice(view);
@@ -97,4 +102,73 @@ fn an_unrecorded_command_is_an_error_naming_it() {
         stderr.contains("`podman images -a --format json` was not recorded"),
         "{stderr}"
     );
+}
+
+/// The overview over a recorded store plus a config whose workspaces and
+/// shared mount are trees made here: temp paths are redacted.
+#[test]
+fn overview_with_config_and_workspaces() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/podman-4.3.1/projects");
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().join("ws");
+    for (task, bytes) in [
+        ("alpha/t1", 120_000),
+        ("alpha/t2", 80_000),
+        ("beta/only", 50_000),
+    ] {
+        std::fs::create_dir_all(ws.join(task)).unwrap();
+        std::fs::write(ws.join(task).join("f"), vec![1u8; bytes]).unwrap();
+    }
+    std::fs::create_dir_all(tmp.path().join("shared")).unwrap();
+    std::fs::write(tmp.path().join("shared/cache"), vec![2u8; 30_000]).unwrap();
+    let config = tmp.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[projects]]\nid = \"alpha\"\nworkspaces = [\"{0}/alpha/*\"]\n\n\
+             [[projects]]\nid = \"beta\"\nworkspaces = [\"{0}/beta/*\", \"{0}/missing/*\"]\n\n\
+             [[projects]]\nid = \"idle\"\n\n\
+             [shared]\nmounts = [\"{1}/shared\"]\n\n[global]\nimages = [\"^localhost/base$\"]\n",
+            ws.display(),
+            tmp.path().display()
+        ),
+    )
+    .unwrap();
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(&regex::escape(&tmp.path().display().to_string()), "[TMP]");
+    settings.bind(|| {
+        for format in ["table", "json"] {
+            let (code, stdout, stderr) = replay(
+                &dir,
+                &[
+                    "--config",
+                    config.to_str().unwrap(),
+                    "--format",
+                    format,
+                    "overview",
+                ],
+            );
+            insta::assert_snapshot!(
+                format!("projects_with_config__overview__{format}"),
+                format!("exit: {code}\n--- stdout\n{stdout}--- stderr\n{stderr}")
+            );
+            // The missing workspace root is a warning: the report is printed, exit 1.
+            assert_eq!(code, 1, "{stderr}");
+            assert!(stderr.contains("missing does not exist"), "{stderr}");
+        }
+        let (code, stdout, _) = replay(
+            &dir,
+            &[
+                "--config",
+                config.to_str().unwrap(),
+                "--format",
+                "json",
+                "project",
+                "alpha",
+            ],
+        );
+        assert_eq!(code, 0);
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(v["workspaces"].as_array().unwrap().len(), 2);
+    });
 }
