@@ -1,19 +1,25 @@
 //! `df`, `images`, `containers`, `volumes`: one engine, its views.
 
 use anyhow::{bail, Result};
-use podman_storage::engine::collect::{collect, Collected, Needs};
+use podman_storage::engine::collect::{collect, Collected, Failed, Needs};
 use podman_storage::report::engine::{ContainersView, DfReport, ImagesView, VolumesView};
 use podman_storage::report::to_json;
 use podman_storage::{account, Status, Warnings};
 
 use super::{print, print_warnings, Ctx};
 
-/// Collects what the view needs; a view of one engine has nothing to show
-/// when the engine did not answer at all, so that is fatal.
-fn gather(ctx: &Ctx, needs: Needs, warnings: &Warnings) -> Result<Collected> {
+/// Collects what the view needs. A view whose own list could not be had
+/// has nothing true to show, so that is fatal (`essential`); `df` instead
+/// shows the components it has and marks the others.
+fn gather(
+    ctx: &Ctx,
+    needs: Needs,
+    warnings: &Warnings,
+    essential: fn(&Failed) -> bool,
+) -> Result<Collected> {
     let podman = ctx.podman()?;
     let collected = collect(&podman, needs, warnings);
-    if !collected.reachable {
+    if !collected.reachable || essential(&collected.failed) {
         let lines = warnings.to_vec();
         bail!(
             "{}",
@@ -49,8 +55,12 @@ pub fn df(ctx: &Ctx) -> Result<Status> {
         volumes: true,
         pods: false,
     };
-    let c = gather(ctx, needs, &warnings)?;
-    let report = DfReport::new(account::components(&c.inventory), warnings.to_vec());
+    let c = gather(ctx, needs, &warnings, |_| false)?;
+    let report = DfReport::new(
+        account::components(&c.inventory),
+        &c.failed,
+        warnings.to_vec(),
+    );
     finish(
         ctx,
         &warnings,
@@ -66,7 +76,7 @@ pub fn images(ctx: &Ctx) -> Result<Status> {
         containers: true,
         ..Needs::default()
     };
-    let c = gather(ctx, needs, &warnings)?;
+    let c = gather(ctx, needs, &warnings, |f| f.images)?;
     let view = ImagesView::new(account::images(&c.inventory), warnings.to_vec());
     finish(
         ctx,
@@ -83,7 +93,7 @@ pub fn containers(ctx: &Ctx, size: bool) -> Result<Status> {
         container_sizes: size,
         ..Needs::default()
     };
-    let c = gather(ctx, needs, &warnings)?;
+    let c = gather(ctx, needs, &warnings, |f| f.containers)?;
     let view = ContainersView::new(&c.inventory.containers, warnings.to_vec());
     finish(
         ctx,
@@ -99,7 +109,7 @@ pub fn volumes(ctx: &Ctx) -> Result<Status> {
         volumes: true,
         ..Needs::default()
     };
-    let c = gather(ctx, needs, &warnings)?;
+    let c = gather(ctx, needs, &warnings, |f| f.volumes)?;
     let view = VolumesView::new(c.inventory.volumes, warnings.to_vec());
     finish(
         ctx,

@@ -42,9 +42,19 @@ pub struct Collected {
     pub inventory: Inventory,
     /// False when not one podman call succeeded (missing binary, no service).
     pub reachable: bool,
+    /// What failed to be listed; its part of the inventory is empty.
+    pub failed: Failed,
     /// Layer sizes were estimated from image totals (remote store with
     /// images that branch where there is no image).
     pub approximate_layers: bool,
+}
+
+/// Sources that were asked for and did not answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Failed {
+    pub images: bool,
+    pub containers: bool,
+    pub volumes: bool,
 }
 
 pub fn collect(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected {
@@ -75,6 +85,11 @@ pub fn collect(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
             pods.as_ref().map(|r| r.is_ok()),
         ]
         .contains(&Some(true)),
+        failed: Failed {
+            images: images.as_ref().is_some_and(|r| r.is_err()),
+            containers: containers.as_ref().is_some_and(|r| r.is_err()),
+            volumes: volumes.as_ref().is_some_and(|r| r.is_err()),
+        },
         ..Collected::default()
     };
 

@@ -5,14 +5,25 @@ use serde::Serialize;
 
 use super::table::{Align, Table};
 use super::SCHEMA;
-use crate::account::{Component, ImageUsage, ImagesReport};
+use crate::account::{Component, ComponentKind, ImageUsage, ImagesReport};
+use crate::engine::collect::Failed;
 use crate::engine::{Container, Labels, Volume};
 use crate::size::{display, Units};
+
+/// A `df` row, and whether its source answered.
+#[derive(Debug, Serialize)]
+pub struct DfComponent {
+    #[serde(flatten)]
+    pub figures: Component,
+    /// False when the engine could not list this component: its figures are
+    /// zeros that mean "unknown", and the table shows `?`.
+    pub measured: bool,
+}
 
 #[derive(Debug, Serialize)]
 pub struct DfReport {
     pub schema: u32,
-    pub components: Vec<Component>,
+    pub components: Vec<DfComponent>,
     pub total_bytes: u64,
     pub reclaimable_bytes: u64,
     /// Container bytes come from `podman ps --size`; false if it failed.
@@ -21,11 +32,22 @@ pub struct DfReport {
 }
 
 impl DfReport {
-    pub fn new(components: Vec<Component>, warnings: Vec<String>) -> Self {
+    pub fn new(components: Vec<Component>, failed: &Failed, warnings: Vec<String>) -> Self {
+        let components: Vec<DfComponent> = components
+            .into_iter()
+            .map(|c| DfComponent {
+                measured: !match c.kind {
+                    ComponentKind::Images => failed.images,
+                    ComponentKind::Containers => failed.containers,
+                    ComponentKind::Volumes => failed.volumes,
+                },
+                figures: c,
+            })
+            .collect();
         DfReport {
             schema: SCHEMA,
-            total_bytes: components.iter().map(|c| c.bytes).sum(),
-            reclaimable_bytes: components.iter().map(|c| c.reclaimable_bytes).sum(),
+            total_bytes: components.iter().map(|c| c.figures.bytes).sum(),
+            reclaimable_bytes: components.iter().map(|c| c.figures.reclaimable_bytes).sum(),
             complete: warnings.is_empty(),
             components,
             warnings,
@@ -40,7 +62,15 @@ impl DfReport {
             ("SIZE", Align::Right),
             ("RECLAIMABLE", Align::Right),
         ]);
-        for c in &self.components {
+        for DfComponent {
+            figures: c,
+            measured,
+        } in &self.components
+        {
+            if !measured {
+                t.row([c.kind.title(), "?", "?", "?", "?"]);
+                continue;
+            }
             t.row([
                 c.kind.title().to_string(),
                 c.count.to_string(),
@@ -53,10 +83,19 @@ impl DfReport {
             "Total".to_string(),
             String::new(),
             String::new(),
-            display(self.total_bytes, units),
+            mark_partial(display(self.total_bytes, units), self.complete),
             with_percent(self.reclaimable_bytes, self.total_bytes, units),
         ]);
         t.render()
+    }
+}
+
+/// A total that leaves out a failed source is a lower bound: `>= 1.2 MB`.
+fn mark_partial(text: String, complete: bool) -> String {
+    if complete {
+        text
+    } else {
+        format!(">= {text}")
     }
 }
 

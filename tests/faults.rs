@@ -1,0 +1,198 @@
+//! Fault injection: a fake `podman` (a small script) that is missing, fails,
+//! hangs, or prints garbage. Each case gets a one-line message naming the
+//! command, a documented exit code, and the rest of the report.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// A fake podman: `mode` picks what the `images` call does; every other
+/// call answers an empty JSON list, as an empty store would.
+fn fake_podman(dir: &Path, mode: &str) -> PathBuf {
+    let path = dir.join("podman");
+    let images = match mode {
+        "ok" => "echo '[]'".to_string(),
+        "fail" => "echo 'Error: cannot connect to the podman socket' >&2; exit 125".to_string(),
+        "hang" => format!("echo $$ > {}/hung.pid; exec sleep 600", dir.display()),
+        "garbage" => "echo 'this is not json'".to_string(),
+        "truncated" => "printf '[{\"Id\": \"abc\", \"Si'".to_string(),
+        "shape" => "echo '{\"Images\": []}'".to_string(),
+        _ => unreachable!(),
+    };
+    let script =
+        format!("#!/bin/sh\ncase \"$1\" in\n  images) {images} ;;\n  *) echo '[]' ;;\nesac\n");
+    std::fs::write(&path, script).unwrap();
+    Command::new("chmod").arg("+x").arg(&path).status().unwrap();
+    path
+}
+
+fn run(dir: &Path, podman: &Path, args: &[&str]) -> Output {
+    // An empty store for the local fast path, so nothing on this machine is read.
+    let conf = dir.join("storage.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[storage]\ndriver = \"overlay\"\ngraphroot = \"{}/root\"\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_podman-storage"))
+        .env("CONTAINERS_STORAGE_CONF", &conf)
+        .env("HOME", dir)
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("CONTAINER_HOST")
+        .env_remove("CONTAINER_CONNECTION")
+        .arg("--podman")
+        .arg(podman)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn missing_podman_says_how_to_install_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &dir.path().join("no-podman-here"), &["df"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("could not find") && err.contains("apt-get install -y podman"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_podman_still_prints_the_overview_of_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("ws/t1")).unwrap();
+    std::fs::write(dir.path().join("ws/t1/f"), vec![0u8; 10_000]).unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[projects]]\nid = \"p\"\nworkspaces = [\"{}/ws/*\"]\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let out = run(
+        dir.path(),
+        &dir.path().join("no-podman-here"),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--format",
+            "json",
+            "overview",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).lines().count(),
+        1,
+        "said once: {}",
+        stderr(&out)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "p")
+        .unwrap();
+    assert!(p["workspaces_bytes"].as_u64().unwrap() >= 10_000);
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn failing_podman_is_named_with_exit_code_and_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let podman = fake_podman(dir.path(), "fail");
+    let out = run(dir.path(), &podman, &["images"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("images -a --format json` failed with exit code 125: Error: cannot connect to the podman socket"),
+        "{err}"
+    );
+}
+
+#[test]
+fn partial_failure_prints_the_rest_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let podman = fake_podman(dir.path(), "fail");
+    // df also asks for containers and volumes, which answer.
+    let out = run(dir.path(), &podman, &["--format", "json", "df"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["complete"], false);
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 1);
+    assert_eq!(v["components"][0]["kind"], "images");
+    assert_eq!(v["components"][0]["measured"], false);
+    assert_eq!(v["components"][1]["measured"], true);
+}
+
+#[test]
+fn hung_podman_is_killed_at_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let podman = fake_podman(dir.path(), "hang");
+    let start = Instant::now();
+    let out = run(dir.path(), &podman, &["--timeout", "1", "images"]);
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("did not finish within 1 s and was killed"),
+        "{err}"
+    );
+    let pid: i32 = std::fs::read_to_string(dir.path().join("hung.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "the hung podman (pid {pid}) was left behind"
+    );
+}
+
+#[test]
+fn unparseable_output_is_an_error_never_a_number() {
+    for mode in ["garbage", "truncated", "shape"] {
+        let dir = tempfile::tempdir().unwrap();
+        let podman = fake_podman(dir.path(), mode);
+        let out = run(dir.path(), &podman, &["images"]);
+        assert_eq!(out.status.code(), Some(2), "{mode}");
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{mode}: {err}");
+        assert!(
+            err.contains("printed output that is not what podman 4 prints"),
+            "{mode}: {err}"
+        );
+        assert!(
+            out.stdout.is_empty(),
+            "{mode}: no report with made-up numbers"
+        );
+    }
+}
+
+#[test]
+fn an_empty_store_reports_zeros_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let podman = fake_podman(dir.path(), "ok");
+    let out = run(dir.path(), &podman, &["--format", "json", "df"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["total_bytes"], 0);
+    assert_eq!(v["components"].as_array().unwrap().len(), 3);
+}
