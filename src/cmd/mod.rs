@@ -1,6 +1,7 @@
 //! One function per subcommand: gather with the library, render, print.
 
 mod caches;
+mod completions;
 mod du;
 mod engine_views;
 mod overview;
@@ -66,6 +67,7 @@ impl Ctx {
 pub fn run(cli: Cli) -> Result<Status> {
     let ctx = Ctx { global: cli.global };
     match cli.command.unwrap_or(Command::Overview) {
+        Command::Completions(args) => completions::run(&args),
         Command::Overview => overview::overview(&ctx),
         Command::Project(args) => overview::project(&ctx, &args.id),
         Command::Df => engine_views::df(&ctx),
