@@ -267,21 +267,25 @@ fn thousand_deep_nesting_matches_du() {
 
 #[test]
 fn a_deep_bushy_tree_within_a_small_descriptor_limit() {
-    // Every level keeps siblings pending while the walk goes deeper, so
-    // directory descriptors would pile up past the limit of 64 without the
-    // walk's descriptor budget.
+    // With one worker, rayon runs the newest task first: at every level
+    // where `down` is not the first name listed, the walk goes deeper while
+    // siblings wait, and the directory's descriptor stays open for them.
+    // Names differ per level so that the listing order (a hash on ext4)
+    // does too. Without the walk's descriptor budget this runs out of
+    // descriptors under a limit of 64.
     let tmp = tempfile::tempdir().unwrap();
     let mut p = tmp.path().join("bushy");
-    for _ in 0..300 {
+    for level in 0..300 {
         for s in 0..3 {
-            fs::create_dir_all(p.join(format!("side{s}"))).unwrap();
-            write(&p.join(format!("side{s}/f")), 10);
+            fs::create_dir_all(p.join(format!("side{level}-{s}"))).unwrap();
+            write(&p.join(format!("side{level}-{s}/f")), 10);
         }
         p.push("down");
     }
     fs::create_dir_all(&p).unwrap();
     let out = Command::new("sh")
         .current_dir(tmp.path())
+        .env("RAYON_NUM_THREADS", "1")
         .args([
             "-c",
             r#"ulimit -n 64 && exec "$0" du --format json bushy"#,

@@ -107,6 +107,15 @@ fn lossy(path: &Path) -> String {
 }
 
 const INCOMPLETE_MARK: &str = "*";
+const COUNTED_EARLIER_MARK: &str = "^";
+
+impl PathRow {
+    /// Every path that exists counts at least itself, so an empty complete
+    /// row is one the walk found inside (or equal to) an earlier path.
+    fn counted_earlier(&self) -> bool {
+        !self.incomplete && self.files == 0 && self.dirs == 0
+    }
+}
 
 fn render_table(report: &DuReport, units: Units) -> String {
     let mut table = Table::new(&[
@@ -117,15 +126,21 @@ fn render_table(report: &DuReport, units: Units) -> String {
         ("DIRS", Align::Right),
         ("", Align::Left),
     ]);
-    let mark = |incomplete: bool| if incomplete { INCOMPLETE_MARK } else { "" };
     for row in &report.paths {
+        let mark = if row.incomplete {
+            INCOMPLETE_MARK
+        } else if row.counted_earlier() {
+            COUNTED_EARLIER_MARK
+        } else {
+            ""
+        };
         table.row([
             row.path.clone(),
             size::display(row.apparent_bytes, units),
             size::display(row.disk_bytes, units),
             row.files.to_string(),
             row.dirs.to_string(),
-            mark(row.incomplete).to_string(),
+            mark.to_string(),
         ]);
     }
     let incomplete = report.paths.iter().any(|r| r.incomplete);
@@ -141,10 +156,15 @@ fn render_table(report: &DuReport, units: Units) -> String {
                 .sum::<u64>()
                 .to_string(),
             report.paths.iter().map(|r| r.dirs).sum::<u64>().to_string(),
-            mark(incomplete).to_string(),
+            if incomplete { INCOMPLETE_MARK } else { "" }.to_string(),
         ]);
     }
     let mut out = table.render();
+    if report.paths.iter().any(PathRow::counted_earlier) {
+        out.push_str(&format!(
+            "{COUNTED_EARLIER_MARK} inside an earlier path (or the same): counted there\n"
+        ));
+    }
     if incomplete {
         out.push_str(&format!(
             "{INCOMPLETE_MARK} incomplete: not everything could be read (see the warnings); the figures are a lower bound\n"
@@ -196,6 +216,20 @@ TOTAL        15    12288      4     2  *
 * incomplete: not everything could be read (see the warnings); the figures are a lower bound
 "
         );
+    }
+
+    #[test]
+    fn a_path_counted_in_an_earlier_one_is_marked() {
+        let paths = [PathBuf::from("/a"), PathBuf::from("/a/b")];
+        let empty = Usage {
+            files: 0,
+            dirs: 0,
+            ..usage(0, 0, &[])
+        };
+        let report = DuReport::new(&paths, &[usage(10, 4096, &[]), empty]);
+        let table = render_table(&report, Units::Bytes);
+        assert!(table.lines().nth(2).unwrap().ends_with("0  ^"), "{table}");
+        assert!(table.ends_with("^ inside an earlier path (or the same): counted there\n"));
     }
 
     #[test]

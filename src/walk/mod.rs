@@ -37,7 +37,9 @@ pub struct WalkError {
     pub message: String,
 }
 
-/// What one root holds.
+/// What one root holds. Every root that exists counts at least itself
+/// (`files + dirs >= 1`); a root inside an earlier one, or equal to one, is
+/// all zeros, its bytes counted in that earlier root.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Usage {
     /// Sum of `st_size` (what `du --apparent-size` counts).

@@ -31,9 +31,9 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use rayon::Scope;
+use rayon::{Scope, ThreadPool, ThreadPoolBuilder};
 
 use super::sys::{self, Stat};
 use super::{Usage, WalkError, WalkOptions};
@@ -54,7 +54,7 @@ pub(super) fn measure(roots: &[PathBuf], opts: &WalkOptions) -> Vec<Usage> {
     let walk = walk.with_root_ids(&starts);
 
     let shared = &walk;
-    rayon::scope(|s| {
+    in_walk_pool(|s| {
         let walk = shared;
         for (i, name, st) in starts {
             if walk.roots[i].shadowed.load(Relaxed) {
@@ -71,6 +71,43 @@ pub(super) fn measure(roots: &[PathBuf], opts: &WalkOptions) -> Vec<Usage> {
     });
     walk.finish()
 }
+
+/// Runs `f` in the walk's own thread pool (the global one if it cannot be
+/// built).
+///
+/// More threads than cores: on a cold cache most tasks wait for the disk,
+/// and only more requests in flight shorten that; on a warm cache the extra
+/// threads cost nothing measurable (see the module comment). `RAYON_NUM_THREADS`
+/// overrides the count, as it does for rayon's global pool.
+fn in_walk_pool<'s, F>(f: F)
+where
+    F: for<'a> FnOnce(&'a Scope<'s>) + Send,
+{
+    static POOL: OnceLock<Option<ThreadPool>> = OnceLock::new();
+    let pool = POOL.get_or_init(|| {
+        let threads = std::env::var("RAYON_NUM_THREADS")
+            .ok()
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| {
+                let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+                (cores * THREADS_PER_CORE).min(MAX_THREADS).max(cores)
+            });
+        ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("walk-{i}"))
+            .build()
+            .ok()
+    });
+    match pool {
+        Some(pool) => pool.scope(f),
+        None => rayon::scope(f),
+    }
+}
+
+const THREADS_PER_CORE: usize = 4;
+/// Past this, more threads only queue on the disk.
+const MAX_THREADS: usize = 64;
 
 /// State shared by all tasks of one `measure` call.
 struct Walk<'o> {
@@ -508,6 +545,45 @@ mod tests {
         let node = chain(1_000_000);
         assert!(node.is_or_has_ancestor(1, 0));
         drop(node);
+    }
+
+    #[test]
+    fn an_entry_gone_before_its_stat_is_an_error_naming_it() {
+        // What a file removed between getdents and fstatat looks like: the
+        // name is listed, the inode is gone.
+        let tmp = tempfile::tempdir().unwrap();
+        let root = CString::new(tmp.path().as_os_str().as_bytes()).unwrap();
+        let st = sys::lstat_at(libc::AT_FDCWD, &root).unwrap();
+        let opts = WalkOptions::default();
+        let walk = Walk::new(1, &opts);
+        let fd = sys::open_dir_at(libc::AT_FDCWD, &root, true).unwrap();
+        let raw = fd.as_raw_fd();
+        let dir = Arc::new(DirRef {
+            fd: Some(fd),
+            node: Arc::new(Node {
+                parent: None,
+                name: root.into_boxed_c_str(),
+                dev: st.dev,
+                ino: st.ino,
+            }),
+            lingering: &walk.lingering,
+        });
+        let (mut tally, mut links) = (Tally::default(), Vec::new());
+        rayon::scope(|s| {
+            walk.entry(s, 0, st.dev, &dir, raw, c"vanished", &mut tally, &mut links);
+        });
+        drop(dir);
+        let usage = walk.finish().pop().unwrap();
+        assert_eq!(usage.errors.len(), 1);
+        assert_eq!(usage.errors[0].path, tmp.path().join("vanished"));
+        assert!(
+            usage.errors[0]
+                .message
+                .starts_with("cannot stat: No such file"),
+            "{:?}",
+            usage.errors
+        );
+        assert_eq!((tally.files, tally.dirs), (0, 0));
     }
 
     #[test]
