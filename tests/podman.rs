@@ -2,116 +2,13 @@
 //! figures against the truth on disk. CI runs them with `--include-ignored`;
 //! without podman they fail (the build script cannot run), never skip.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::Command;
 
+use common::{du_sb, file_bytes, within, Store};
 use serde_json::Value;
-
-/// A scenario store from `tests/scenarios/build.sh`, destroyed on drop.
-struct Store {
-    dir: tempfile::TempDir,
-    conf: PathBuf,
-}
-
-impl Store {
-    fn build(scenario: &str) -> Store {
-        let dir = tempfile::Builder::new()
-            .prefix("pstest-")
-            .tempdir()
-            .unwrap();
-        let out = Command::new("bash")
-            .arg(root().join("tests/scenarios/build.sh"))
-            .arg(scenario)
-            .arg(dir.path())
-            .output()
-            .expect("bash runs");
-        assert!(
-            out.status.success(),
-            "building scenario {scenario} failed (is podman installed?): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let conf = dir.path().join("storage.conf");
-        Store { dir, conf }
-    }
-
-    fn graphroot(&self) -> PathBuf {
-        self.dir.path().join("root")
-    }
-
-    fn podman(&self, args: &[&str]) -> String {
-        let out = Command::new("podman")
-            .args(args)
-            .env("CONTAINERS_STORAGE_CONF", &self.conf)
-            .env("CONTAINERS_CONF", self.dir.path().join("containers.conf"))
-            .output()
-            .expect("podman runs");
-        assert!(
-            out.status.success(),
-            "podman {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn tool(&self, args: &[&str]) -> Value {
-        let out = Command::new(env!("CARGO_BIN_EXE_podman-storage"))
-            .args(["--format", "json"])
-            .args(args)
-            .env("CONTAINERS_STORAGE_CONF", &self.conf)
-            .env("CONTAINERS_CONF", self.dir.path().join("containers.conf"))
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "podman-storage {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    /// Upper dirs of every container, from podman's own inspect.
-    fn container_upper_dirs(&self) -> Vec<PathBuf> {
-        let ids = self.podman(&["ps", "-aq", "--no-trunc"]);
-        ids.lines()
-            .filter(|l| !l.is_empty())
-            .map(|id| {
-                PathBuf::from(
-                    self.podman(&["inspect", "--format", "{{.GraphDriver.Data.UpperDir}}", id])
-                        .trim(),
-                )
-            })
-            .collect()
-    }
-}
-
-impl Drop for Store {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(root().join("tests/scenarios/destroy.sh"))
-            .arg(self.dir.path())
-            .status();
-    }
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Bytes of regular files below `dir` (what a layer's tar stream holds,
-/// less its headers), counted by `find`, not by our walker.
-fn file_bytes(dir: &Path) -> u64 {
-    let out = Command::new("find")
-        .arg(dir)
-        .args(["-type", "f", "-printf", "%s\n"])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l.parse::<u64>().unwrap())
-        .sum()
-}
 
 /// Truth for images: file bytes in every image layer's diff dir (every
 /// overlay dir that is not a container's upper dir).
@@ -127,19 +24,6 @@ fn image_layer_bytes(store: &Store) -> u64 {
     total
 }
 
-/// `du -sb`: apparent bytes of files and directories, the definition the
-/// tool uses for every directory it walks.
-fn du_sb(dir: &Path) -> u64 {
-    let out = Command::new("du").arg("-sb").arg(dir).output().unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 fn component<'a>(df: &'a Value, kind: &str) -> &'a Value {
     df["components"]
         .as_array()
@@ -147,10 +31,6 @@ fn component<'a>(df: &'a Value, kind: &str) -> &'a Value {
         .iter()
         .find(|c| c["kind"] == kind)
         .unwrap_or_else(|| panic!("no {kind} component in {df}"))
-}
-
-fn within(actual: u64, truth: u64, pct: f64) -> bool {
-    (actual as f64 - truth as f64).abs() <= truth as f64 * pct / 100.0
 }
 
 /// podman 4.3's `system df` Images figure, in bytes, for comparison.
@@ -168,7 +48,7 @@ fn podman_df_images(store: &Store) -> u64 {
 #[ignore = "needs podman"]
 fn df_matches_the_truth_on_disk_for_a_shared_base() {
     let store = Store::build("base-derived");
-    let df = store.tool(&["df"]);
+    let df = store.json(&["df"]);
     let images = component(&df, "images")["bytes"].as_u64().unwrap();
     let truth = image_layer_bytes(&store);
     let podman = podman_df_images(&store);
@@ -215,7 +95,7 @@ fn df_matches_the_truth_on_disk_for_a_shared_base() {
 #[ignore = "needs podman"]
 fn reclaimable_equals_what_podman_prune_really_frees() {
     let store = Store::build("volumes-dangling");
-    let df = store.tool(&["df"]);
+    let df = store.json(&["df"]);
     let images = component(&df, "images");
     let reclaimable = images["reclaimable_bytes"].as_u64().unwrap();
     let before = image_layer_bytes(&store);
@@ -232,7 +112,10 @@ fn reclaimable_equals_what_podman_prune_really_frees() {
     let volumes = component(&df, "volumes");
     let spare = store.graphroot().join("volumes/spare/_data");
     let data = store.graphroot().join("volumes/data/_data");
-    let (spare_b, data_b) = (du_sb(&spare), du_sb(&data));
+    let (spare_b, data_b) = (
+        du_sb(std::slice::from_ref(&spare)),
+        du_sb(std::slice::from_ref(&data)),
+    );
     assert_eq!(volumes["count"], 2);
     assert_eq!(volumes["active"], 1);
     assert_eq!(volumes["bytes"].as_u64().unwrap(), spare_b + data_b);
@@ -243,12 +126,12 @@ fn reclaimable_equals_what_podman_prune_really_frees() {
 #[ignore = "needs podman"]
 fn volumes_view_shows_labels_use_and_exact_bytes() {
     let store = Store::build("volumes-dangling");
-    let v = store.tool(&["volumes"]);
+    let v = store.json(&["volumes"]);
     let vols = v["volumes"].as_array().unwrap();
     let data = vols.iter().find(|x| x["name"] == "data").unwrap();
     assert_eq!(data["in_use"], true);
     assert_eq!(data["labels"]["owner"], "team-a");
-    let truth = du_sb(&store.graphroot().join("volumes/data/_data"));
+    let truth = du_sb(&[store.graphroot().join("volumes/data/_data")]);
     assert_eq!(data["bytes"].as_u64().unwrap(), truth);
     let spare = vols.iter().find(|x| x["name"] == "spare").unwrap();
     assert_eq!(spare["in_use"], false);
@@ -258,7 +141,7 @@ fn volumes_view_shows_labels_use_and_exact_bytes() {
 #[ignore = "needs podman"]
 fn images_view_splits_unique_and_shared() {
     let store = Store::build("base-derived");
-    let v = store.tool(&["images"]);
+    let v = store.json(&["images"]);
     let imgs = v["images"].as_array().unwrap();
     let by_name = |n: &str| {
         imgs.iter()
@@ -290,22 +173,25 @@ fn remote_path_agrees_with_the_local_store() {
     let store = Store::build("base-derived");
     let sock = store.dir.path().join("podman.sock");
     let url = format!("unix://{}", sock.display());
-    let mut service = Command::new("podman")
-        .args(["system", "service", "--time=0", &url])
-        .env("CONTAINERS_STORAGE_CONF", &store.conf)
-        .env("CONTAINERS_CONF", store.dir.path().join("containers.conf"))
+    let mut service = store
+        .env(Command::new("podman").args(["system", "service", "--time=0", &url]))
         .spawn()
         .unwrap();
-    // Wait for the socket by asking podman itself, not by sleeping.
-    let ready = (0..100).any(|_| {
-        Command::new("podman")
+    // Poll until the service answers (bounded), rather than sleeping and hoping.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let ready = loop {
+        let up = Command::new("podman")
             .args(["--url", &url, "version"])
             .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    let local = store.tool(&["images"]);
+            .is_ok_and(|o| o.status.success());
+        if up || std::time::Instant::now() > deadline {
+            break up;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let local = store.json(&["images"]);
     let remote = if ready {
-        Some(store.tool(&["--url", &url, "images"]))
+        Some(store.json(&["--url", &url, "images"]))
     } else {
         None
     };

@@ -1,128 +1,12 @@
 //! Real-podman tests of the overview and the project detail: two
 //! podman-compose projects on one base, checked against the truth on disk.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::PathBuf;
+
+use common::{du_sb, file_bytes, within, Store};
 use serde_json::Value;
-
-struct Store {
-    dir: tempfile::TempDir,
-}
-
-impl Store {
-    fn build(scenario: &str) -> Store {
-        let dir = tempfile::Builder::new()
-            .prefix("pstest-proj-")
-            .tempdir()
-            .unwrap();
-        let out = Command::new("bash")
-            .arg(root().join("tests/scenarios/build.sh"))
-            .args([scenario, dir.path().to_str().unwrap()])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "building {scenario} failed (are podman and podman-compose installed?): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Store { dir }
-    }
-
-    fn env(&self, cmd: &mut Command) {
-        cmd.env(
-            "CONTAINERS_STORAGE_CONF",
-            self.dir.path().join("storage.conf"),
-        )
-        .env("CONTAINERS_CONF", self.dir.path().join("containers.conf"))
-        .env_remove("XDG_CONFIG_HOME");
-    }
-
-    fn podman(&self, args: &[&str]) -> String {
-        let mut cmd = Command::new("podman");
-        cmd.args(args);
-        self.env(&mut cmd);
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "podman {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    }
-
-    fn tool(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_podman-storage"));
-        cmd.args(args);
-        self.env(&mut cmd);
-        cmd.output().unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.tool(args);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    fn upper_dir(&self, kind: &str, name: &str) -> PathBuf {
-        PathBuf::from(self.podman(&[
-            kind,
-            "inspect",
-            "--format",
-            "{{.GraphDriver.Data.UpperDir}}",
-            name,
-        ]))
-    }
-}
-
-impl Drop for Store {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(root().join("tests/scenarios/destroy.sh"))
-            .arg(self.dir.path())
-            .status();
-    }
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn file_bytes(dir: &Path) -> u64 {
-    let out = Command::new("find")
-        .arg(dir)
-        .args(["-type", "f", "-printf", "%s\n"])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l.parse::<u64>().unwrap())
-        .sum()
-}
-
-/// `du -sb` of several directories, as a second opinion on our walker.
-fn du_sb(dirs: &[PathBuf]) -> u64 {
-    let out = Command::new("du").arg("-sbc").args(dirs).output().unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    text.lines()
-        .last()
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
-fn within(actual: u64, truth: u64, pct: f64) -> bool {
-    (actual as f64 - truth as f64).abs() <= truth as f64 * pct / 100.0
-}
 
 fn row<'a>(v: &'a Value, id: &str) -> &'a Value {
     v["rows"]
@@ -163,13 +47,7 @@ fn workspaces(store: &Store) -> (PathBuf, Vec<PathBuf>, Vec<PathBuf>) {
 fn overview_attributes_every_byte_once_to_the_right_project() {
     let store = Store::build("projects");
     let (config, alpha_ws, beta_ws) = workspaces(&store);
-    let v = store.json(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--format",
-        "json",
-        "overview",
-    ]);
+    let v = store.json(&["--config", config.to_str().unwrap(), "overview"]);
 
     let rows_sum: u64 = v["rows"]
         .as_array()
@@ -236,14 +114,7 @@ fn overview_attributes_every_byte_once_to_the_right_project() {
 fn project_detail_measures_its_containers_and_workspaces() {
     let store = Store::build("projects");
     let (config, alpha_ws, _) = workspaces(&store);
-    let v = store.json(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--format",
-        "json",
-        "project",
-        "alpha",
-    ]);
+    let v = store.json(&["--config", config.to_str().unwrap(), "project", "alpha"]);
     let containers = v["containers"].as_array().unwrap();
     assert_eq!(containers.len(), 1);
     let upper = file_bytes(&store.upper_dir("container", containers[0]["id"].as_str().unwrap()));

@@ -18,8 +18,9 @@ graphroot = "$dir/root"
 runroot = "$dir/run"
 CONF
 # crun fails on this machine's hybrid cgroups: runc, and ulimits it accepts.
-# Its own tmp dir and file locks keep concurrent stores apart: with the
-# defaults they share /run/libpod and one SHM lock table and trip each other.
+# Its own tmp dir, file locks and network configs keep concurrent stores
+# apart: with the defaults they share /run/libpod, one SHM lock table and
+# /etc/cni/net.d, and trip each other.
 cat > "$dir/containers.conf" <<CONF
 [containers]
 default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
@@ -27,6 +28,8 @@ default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
 runtime = "runc"
 tmp_dir = "$dir/tmp"
 lock_type = "file"
+[network]
+network_config_dir = "$dir/net"
 CONF
 export CONTAINERS_STORAGE_CONF="$dir/storage.conf" CONTAINERS_CONF="$dir/containers.conf"
 run=(podman run --network none)

@@ -1,0 +1,151 @@
+//! Shared by the real-podman tests: a scenario store built by
+//! `tests/scenarios/build.sh` in an isolated graphroot, and independent
+//! measures of the truth on disk (find, du), never our own walker.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// A scenario store, destroyed on drop.
+pub struct Store {
+    pub dir: tempfile::TempDir,
+}
+
+impl Store {
+    /// Builds SCENARIO; fails (never skips) when podman is missing.
+    pub fn build(scenario: &str) -> Store {
+        let dir = tempfile::Builder::new()
+            .prefix("pstest-")
+            .tempdir()
+            .unwrap();
+        let out = Command::new("bash")
+            .arg(root().join("tests/scenarios/build.sh"))
+            .args([scenario, dir.path().to_str().unwrap()])
+            .output()
+            .expect("bash runs");
+        assert!(
+            out.status.success(),
+            "building scenario {scenario} failed (are podman and podman-compose installed?): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Store { dir }
+    }
+
+    pub fn graphroot(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    /// Points podman (and the tool) at this store only.
+    pub fn env<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
+        cmd.env(
+            "CONTAINERS_STORAGE_CONF",
+            self.dir.path().join("storage.conf"),
+        )
+        .env("CONTAINERS_CONF", self.dir.path().join("containers.conf"))
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("CONTAINER_HOST")
+        .env_remove("CONTAINER_CONNECTION")
+    }
+
+    pub fn podman(&self, args: &[&str]) -> String {
+        let out = self
+            .env(Command::new("podman").args(args))
+            .output()
+            .expect("podman runs");
+        assert!(
+            out.status.success(),
+            "podman {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    pub fn tool(&self, args: &[&str]) -> Output {
+        self.env(Command::new(env!("CARGO_BIN_EXE_podman-storage")).args(args))
+            .output()
+            .unwrap()
+    }
+
+    /// Runs the tool with `--format json` and expects exit code 0.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--format", "json"];
+        all.extend_from_slice(args);
+        let out = self.tool(&all);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "podman-storage {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// A container's or image's top layer directory, from podman's inspect.
+    pub fn upper_dir(&self, kind: &str, name: &str) -> PathBuf {
+        PathBuf::from(self.podman(&[
+            kind,
+            "inspect",
+            "--format",
+            "{{.GraphDriver.Data.UpperDir}}",
+            name,
+        ]))
+    }
+
+    pub fn container_upper_dirs(&self) -> Vec<PathBuf> {
+        self.podman(&["ps", "-aq", "--no-trunc"])
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|id| self.upper_dir("container", id))
+            .collect()
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(root().join("tests/scenarios/destroy.sh"))
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Bytes of regular files below `dir` (what a layer's tar stream holds, less
+/// its headers), counted by `find`.
+pub fn file_bytes(dir: &Path) -> u64 {
+    let out = Command::new("find")
+        .arg(dir)
+        .args(["-type", "f", "-printf", "%s\n"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse::<u64>().unwrap())
+        .sum()
+}
+
+/// `du -sbc`: apparent bytes of files and directories, the definition the
+/// tool uses for every directory it walks.
+pub fn du_sb(dirs: &[PathBuf]) -> u64 {
+    let out = Command::new("du").arg("-sbc").args(dirs).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.lines()
+        .last()
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+pub fn within(actual: u64, truth: u64, pct: f64) -> bool {
+    (actual as f64 - truth as f64).abs() <= truth as f64 * pct / 100.0
+}
