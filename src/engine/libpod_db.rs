@@ -11,14 +11,16 @@
 //! holds `LOCK_EX` for as long as the database is open, a read-only open
 //! `LOCK_SH`; podman opens the file read-write for every single state
 //! operation and closes it right after (`getDBCon`/`closeDBCon` in libpod's
-//! `boltdb_state_internal.go`), and its waiters poll with `LOCK_NB` every
-//! 50 ms. So we do what a bbolt reader does: take `LOCK_SH` (polling, for at
+//! `boltdb_state_internal.go`; podman 4.3.1 under strace: 11 `flock(LOCK_EX|
+//! LOCK_NB)`/`LOCK_UN` pairs for one `podman ps`), and its waiters poll with
+//! `LOCK_NB` every 50 ms. So we do what a bbolt reader does: take `LOCK_SH` (polling, for at
 //! most [`LOCK_WAIT`]), read the bytes, release the lock before parsing.
 //! Holding the lock means no commit is under way, so the copy is one
 //! committed transaction. If the lock cannot be had in time (a podman
 //! process stuck inside a transaction), we read anyway and check afterwards,
 //! seqlock-style, that no transaction committed while we read; on any
-//! structural error or change we retry a few times.
+//! structural error or change we retry a few times. The cost to podman: an
+//! operation that meets our lock (held ~0.1 ms) waits one 50 ms poll.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -77,7 +79,8 @@ pub struct DbContainer {
     pub id: String,
     pub name: String,
     pub image_id: String,
-    /// The reference the user gave, as `podman ps` prints it.
+    /// The image's resolved name (`localhost/app:1` for `app:1`), as
+    /// `podman ps` prints it.
     pub image_name: String,
     /// As podman names it (`created` for a container never started, which
     /// libpod calls "configured"; `initialized`, `running`, `stopped`,
@@ -137,31 +140,47 @@ pub fn read(path: &Path) -> Result<LibpodState, LibpodDbError> {
         }
         Err(e) => return Err(io_err(e)),
     };
+    read_committed(&mut file, path)?.into_state(path)
+}
+
+/// One committed transaction's records, read under the shared lock, or
+/// without it and checked afterwards (see the module comment).
+fn read_committed(file: &mut File, path: &Path) -> Result<RawState, LibpodDbError> {
+    let io_err = |source| LibpodDbError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut reason = String::new();
+    let mut wait = LOCK_WAIT;
     for _ in 0..ATTEMPTS {
-        let locked = lock_shared(&file, LOCK_WAIT).map_err(io_err)?;
-        let bytes = read_all(&mut file);
+        let locked = lock_shared(file, wait).map_err(io_err)?;
+        if !locked {
+            // One long wait is enough: a podman stuck in a transaction will
+            // not finish it for our retries.
+            wait = Duration::ZERO;
+        }
+        let bytes = read_all(file);
         if locked {
-            unlock(&file);
+            unlock(file);
         }
         let bytes = bytes.map_err(io_err)?;
         if bytes.is_empty() {
             // bbolt writes the first pages while holding the lock; an empty
             // file is one it created and has not initialised: nothing in it.
             if locked {
-                return Ok(LibpodState::default());
+                return Ok(RawState::default());
             }
             reason = "the file is empty".into();
             continue;
         }
         let parsed = bolt::Db::open(&bytes).and_then(|db| {
-            let txid = db.txid;
-            decode(db).map(|raw| (raw, txid))
+            let (txid, page_size) = (db.txid, db.page_size);
+            decode(db).map(|raw| (raw, txid, page_size))
         });
         match parsed {
-            Ok((raw, txid)) => {
-                if locked || current_txid(&mut file).map_err(io_err)? == Some(txid) {
-                    return raw.into_state(path);
+            Ok((raw, txid, page_size)) => {
+                if locked || current_txid(file, page_size).map_err(io_err)? == Some(txid) {
+                    return Ok(raw);
                 }
                 reason = format!("transaction {txid} was replaced while being read");
             }
@@ -232,11 +251,10 @@ fn read_all(file: &mut File) -> io::Result<Vec<u8>> {
 
 /// The committed transaction id as the file says now; `None` when its meta
 /// pages cannot be read (then the caller's copy is not trusted either).
-fn current_txid(file: &mut File) -> io::Result<Option<u64>> {
+fn current_txid(file: &mut File, page_size: usize) -> io::Result<Option<u64>> {
     file.seek(SeekFrom::Start(0))?;
     let mut head = Vec::new();
-    file.take(bolt::MAX_PAGE_SIZE as u64 * 2)
-        .read_to_end(&mut head)?;
+    file.take(page_size as u64 * 2).read_to_end(&mut head)?;
     Ok(bolt::current_meta(&head).ok().map(|m| m.txid))
 }
 
@@ -337,57 +355,34 @@ fn state_name(n: i64) -> String {
 
 fn decode(mut db: bolt::Db<'_>) -> Result<RawState, bolt::Corrupt> {
     let root = db.root;
-    let top = db.entries(root)?;
     let mut raw = RawState::default();
-    for (name, value) in top {
+    for (name, value) in db.entries(root)? {
         let bolt::Value::Bucket(bucket) = value else {
             continue;
         };
         match name {
             b"ctr" => {
-                for (id, fields) in sub_buckets(&mut db, bucket, "ctr")? {
-                    let config = fields.get(b"config".as_slice()).cloned().ok_or_else(|| {
-                        bolt::Corrupt(format!("container {} has no config", lossy(&id)))
-                    })?;
-                    let state = fields.get(b"state".as_slice()).cloned();
-                    raw.containers.push((lossy(&id), config, state));
+                for r in records(&mut db, bucket, "container")? {
+                    let state = r.values.get(b"state".as_slice()).map(|s| s.to_vec());
+                    raw.containers.push((r.key.clone(), r.config()?, state));
                 }
             }
             b"vol" => {
-                for (vname, value) in db.entries(bucket)? {
-                    let bolt::Value::Bucket(vb) = value else {
-                        return Err(bolt::Corrupt(format!(
-                            "volume {} is not a bucket",
-                            lossy(vname)
-                        )));
+                for r in records(&mut db, bucket, "volume")? {
+                    let users = match r.buckets.get(b"vol-dependencies".as_slice()) {
+                        Some(&deps) => db
+                            .entries(deps)?
+                            .into_iter()
+                            .map(|(id, _)| lossy(id))
+                            .collect(),
+                        None => Vec::new(),
                     };
-                    let mut config = None;
-                    let mut users = Vec::new();
-                    for (k, v) in db.entries(vb)? {
-                        match (k, v) {
-                            (b"config", bolt::Value::Data(d)) => config = Some(d.to_vec()),
-                            (b"vol-dependencies", bolt::Value::Bucket(deps)) => {
-                                users = db
-                                    .entries(deps)?
-                                    .into_iter()
-                                    .map(|(id, _)| lossy(id))
-                                    .collect();
-                            }
-                            _ => {}
-                        }
-                    }
-                    let config = config.ok_or_else(|| {
-                        bolt::Corrupt(format!("volume {} has no config", lossy(vname)))
-                    })?;
-                    raw.volumes.push((lossy(vname), config, users));
+                    raw.volumes.push((r.key.clone(), r.config()?, users));
                 }
             }
             b"pod" => {
-                for (id, fields) in sub_buckets(&mut db, bucket, "pod")? {
-                    let config = fields.get(b"config".as_slice()).cloned().ok_or_else(|| {
-                        bolt::Corrupt(format!("pod {} has no config", lossy(&id)))
-                    })?;
-                    raw.pods.push((lossy(&id), config));
+                for r in records(&mut db, bucket, "pod")? {
+                    raw.pods.push((r.key.clone(), r.config()?));
                 }
             }
             _ => {}
@@ -396,31 +391,56 @@ fn decode(mut db: bolt::Db<'_>) -> Result<RawState, bolt::Corrupt> {
     Ok(raw)
 }
 
-type Fields = BTreeMap<Vec<u8>, Vec<u8>>;
+/// One container, volume or pod: a sub-bucket of `ctr`, `vol` or `pod`.
+struct Record<'a> {
+    what: &'static str,
+    key: String,
+    values: BTreeMap<&'a [u8], &'a [u8]>,
+    buckets: BTreeMap<&'a [u8], bolt::BucketRef<'a>>,
+}
 
-/// The plain values of each sub-bucket of `bucket` (nested buckets skipped).
-fn sub_buckets<'a>(
+impl Record<'_> {
+    fn config(&self) -> Result<Vec<u8>, bolt::Corrupt> {
+        match self.values.get(b"config".as_slice()) {
+            Some(c) => Ok(c.to_vec()),
+            None => Err(bolt::Corrupt(format!(
+                "{} {} has no config",
+                self.what, self.key
+            ))),
+        }
+    }
+}
+
+fn records<'a>(
     db: &mut bolt::Db<'a>,
     bucket: bolt::BucketRef<'a>,
-    what: &str,
-) -> Result<Vec<(Vec<u8>, Fields)>, bolt::Corrupt> {
+    what: &'static str,
+) -> Result<Vec<Record<'a>>, bolt::Corrupt> {
     let mut out = Vec::new();
     for (key, value) in db.entries(bucket)? {
         let bolt::Value::Bucket(b) = value else {
             return Err(bolt::Corrupt(format!(
-                "{what} entry {} is not a bucket",
+                "{what} {} is not a bucket",
                 lossy(key)
             )));
         };
-        let fields = db
-            .entries(b)?
-            .into_iter()
-            .filter_map(|(k, v)| match v {
-                bolt::Value::Data(d) => Some((k.to_vec(), d.to_vec())),
-                bolt::Value::Bucket(_) => None,
-            })
-            .collect();
-        out.push((key.to_vec(), fields));
+        let mut record = Record {
+            what,
+            key: lossy(key),
+            values: BTreeMap::new(),
+            buckets: BTreeMap::new(),
+        };
+        for (k, v) in db.entries(b)? {
+            match v {
+                bolt::Value::Data(d) => {
+                    record.values.insert(k, d);
+                }
+                bolt::Value::Bucket(b) => {
+                    record.buckets.insert(k, b);
+                }
+            }
+        }
+        out.push(record);
     }
     Ok(out)
 }
@@ -458,10 +478,12 @@ impl RawState {
                 .collect();
             volumes.sort();
             volumes.dedup();
-            let image_name = if c.raw_image_name.is_empty() {
-                c.rootfs_image_name
-            } else {
+            // `podman ps` prints the resolved name; what the user typed (a
+            // short name, an id) only when nothing was resolved.
+            let image_name = if c.rootfs_image_name.is_empty() {
                 c.raw_image_name
+            } else {
+                c.rootfs_image_name
             };
             state.containers.push(DbContainer {
                 id: if c.id.is_empty() { id.clone() } else { c.id },
@@ -528,7 +550,7 @@ mod bolt {
     /// Offset of the checksum inside the meta, which covers what precedes it.
     const META_CHECKSUM: usize = 56;
     const MIN_PAGE_SIZE: usize = PAGE_HEADER + META_CHECKSUM + 8;
-    pub const MAX_PAGE_SIZE: usize = 1 << 16;
+    const MAX_PAGE_SIZE: usize = 1 << 16;
     /// B+tree depth; real trees are a handful of levels deep.
     const MAX_DEPTH: usize = 64;
 
@@ -637,7 +659,7 @@ mod bolt {
 
     pub struct Db<'a> {
         data: &'a [u8],
-        page_size: usize,
+        pub page_size: usize,
         high_water: u64,
         pub txid: u64,
         pub root: BucketRef<'a>,
@@ -1003,7 +1025,7 @@ mod tests {
             ("c1", "one", "running")
         );
         assert_eq!(c1.image_id, "img-c1");
-        assert_eq!(c1.image_name, "x:1", "the reference as given wins");
+        assert_eq!(c1.image_name, "localhost/x:1", "the resolved name wins");
         assert_eq!(c1.volumes, vec!["v1"]);
         assert_eq!(c1.pod, None);
         let c2 = &state.containers[1];
