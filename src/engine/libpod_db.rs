@@ -11,10 +11,11 @@
 //! holds `LOCK_EX` for as long as the database is open, a read-only open
 //! `LOCK_SH`; podman opens the file read-write for every single state
 //! operation and closes it right after (`getDBCon`/`closeDBCon` in libpod's
-//! `boltdb_state_internal.go`; podman 4.3.1 under strace: 11 `flock(LOCK_EX|
-//! LOCK_NB)`/`LOCK_UN` pairs for one `podman ps`), and its waiters poll with
-//! `LOCK_NB` every 50 ms. So we do what a bbolt reader does: take `LOCK_SH` (polling, for at
-//! most [`LOCK_WAIT`]), read the bytes, release the lock before parsing.
+//! `boltdb_state_internal.go`; podman 4.3.1 under strace: 11
+//! `flock(LOCK_EX|LOCK_NB)`/`LOCK_UN` pairs for one `podman ps`), and its
+//! waiters poll with `LOCK_NB` every 50 ms. So we do what a bbolt reader
+//! does: take `LOCK_SH` (polling, for at most [`LOCK_WAIT`]), read the
+//! bytes, release the lock before parsing.
 //! Holding the lock means no commit is under way, so the copy is one
 //! committed transaction. If the lock cannot be had in time (a podman
 //! process stuck inside a transaction), we read anyway and check afterwards,
