@@ -36,10 +36,16 @@ impl Store {
             .prefix("pslibpod-")
             .tempdir()
             .unwrap();
+        // Made before building, so a half-built store is destroyed too.
+        let store = Store {
+            conf: dir.path().join("storage.conf"),
+            dir,
+            _turn: turn,
+        };
         let out = Command::new("bash")
             .arg(root().join("tests/scenarios/build.sh"))
             .arg(scenario)
-            .arg(dir.path())
+            .arg(store.dir.path())
             .envs(env.iter().copied())
             .output()
             .expect("bash runs");
@@ -48,12 +54,7 @@ impl Store {
             "building scenario {scenario} failed (is podman installed?): {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let conf = dir.path().join("storage.conf");
-        Store {
-            dir,
-            conf,
-            _turn: turn,
-        }
+        store
     }
 
     fn db(&self) -> PathBuf {

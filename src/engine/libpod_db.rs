@@ -14,7 +14,7 @@
 //! `boltdb_state_internal.go`; podman 4.3.1 under strace: 11
 //! `flock(LOCK_EX|LOCK_NB)`/`LOCK_UN` pairs for one `podman ps`), and its
 //! waiters poll with `LOCK_NB` every 50 ms. So we do what a bbolt reader
-//! does: take `LOCK_SH` (polling, for at most [`LOCK_WAIT`]), read the
+//! does: take `LOCK_SH` (polling, for at most a second), read the
 //! bytes, release the lock before parsing.
 //! Holding the lock means no commit is under way, so the copy is one
 //! committed transaction. If the lock cannot be had in time (a podman
