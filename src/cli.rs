@@ -78,6 +78,11 @@ pub struct GlobalArgs {
     )]
     pub podman: String,
 
+    /// Ask podman for everything instead of reading the local store's files
+    /// and database (slower; what a remote connection does).
+    #[arg(long, global = true, help_heading = "Engine")]
+    pub cli_only: bool,
+
     /// Seconds to wait for any one engine command before killing it.
     #[arg(
         long,

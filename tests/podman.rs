@@ -206,3 +206,25 @@ fn remote_path_agrees_with_the_local_store() {
         total(&local)
     );
 }
+
+#[test]
+#[ignore = "needs podman"]
+fn local_store_and_podman_cli_give_identical_reports() {
+    // The fast path reads the store's files and libpod's database; the
+    // reference path asks podman. Every view must be byte-identical.
+    for scenario in ["base-derived", "volumes-dangling"] {
+        let store = Store::build(scenario);
+        for view in [
+            &["df"][..],
+            &["images"],
+            &["containers", "--size"],
+            &["volumes"],
+            &["overview"],
+        ] {
+            let local = store.json(view);
+            let mut cli = vec!["--cli-only"];
+            cli.extend_from_slice(view);
+            assert_eq!(local, store.json(&cli), "{scenario} {view:?}");
+        }
+    }
+}

@@ -74,6 +74,14 @@ fn every_view_of_every_recorded_scenario() {
                 let mut args = vec!["--format", format];
                 args.extend_from_slice(view);
                 let (code, stdout, stderr) = replay(&dir, &args);
+                // The store's own files and podman's CLI must tell the same story.
+                let cli: Vec<&str> = ["--cli-only"].iter().chain(&args).copied().collect();
+                let (cli_code, cli_stdout, cli_stderr) = replay(&dir, &cli);
+                assert_eq!(
+                    (code, &stdout, &stderr),
+                    (cli_code, &cli_stdout, &cli_stderr),
+                    "{scenario} {args:?}: the local store and podman's CLI disagree"
+                );
                 let name = format!(
                     "{version}__{scenario}__{}__{format}",
                     view.join("_").replace("--", "")

@@ -47,7 +47,8 @@ impl Ctx {
             &self.global.podman,
             self.global.connection.as_deref(),
             self.global.url.as_deref(),
-        ))
+        )
+        .cli_only(self.global.cli_only))
     }
 
     /// The config file; a missing default file is an empty config.

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+use super::local;
 use super::podman::{ContainerEntry, ImageEntry, Podman, PodmanError, VolumeEntry};
 use super::store::{self, StoreLocation, StoreSnapshot};
 use super::{Container, Image, Inventory, Layer, Volume};
@@ -58,6 +59,41 @@ pub struct Failed {
 }
 
 pub fn collect(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected {
+    let mut c = collect_any(podman, needs, warnings);
+    // One order whichever path answered: reports and snapshots stay stable.
+    c.inventory
+        .containers
+        .sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+    c.inventory.volumes.sort_by(|a, b| a.name.cmp(&b.name));
+    c.inventory.pods.sort_by(|a, b| a.name.cmp(&b.name));
+    c
+}
+
+fn collect_any(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected {
+    if podman.reads_store() {
+        let local = podman.runner().measured("local", "state", local::read);
+        match local.map(|state| state.map(|st| local::inventory(&st).map(|inv| (st, inv)))) {
+            Ok(Some(Ok((state, mut inventory)))) => {
+                let rw_dirs = needs.container_sizes.then(|| state.container_dirs());
+                measure_dirs(podman, &mut inventory, rw_dirs, needs.volumes, warnings);
+                return Collected {
+                    inventory,
+                    reachable: true,
+                    ..Collected::default()
+                };
+            }
+            // A recording made over the CLI has no local state: replay that.
+            Ok(None) | Err(RunError::NotRecorded { .. }) => {}
+            Ok(Some(Err(e))) => warnings.push(format!("local store: {e}; asking podman instead")),
+            Err(e) => warnings.push(format!("local store: {e}; asking podman instead")),
+        }
+    }
+    collect_cli(podman, needs, warnings)
+}
+
+/// The reference path, and the only one for remote connections: podman's
+/// own list commands, run at the same time.
+fn collect_cli(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected {
     let local = !podman.is_remote();
     let (images, containers, volumes, dangling, pods, snapshot) = std::thread::scope(|s| {
         let images = needs.images.then(|| s.spawn(|| podman.images()));
@@ -119,7 +155,27 @@ pub fn collect(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
         out.approximate_layers = approximate;
     }
     if let Some(volumes) = volumes {
-        out.inventory.volumes = measure_volumes(podman, volumes, dangling.as_deref(), warnings);
+        let dangling: Option<BTreeSet<&str>> = dangling
+            .as_ref()
+            .map(|d| d.iter().map(String::as_str).collect());
+        out.inventory.volumes = volumes
+            .into_iter()
+            .map(|v| Volume {
+                in_use: dangling
+                    .as_ref()
+                    .is_none_or(|d| !d.contains(v.name.as_str())),
+                name: v.name,
+                mountpoint: v.mountpoint,
+                labels: v.labels,
+                bytes: None,
+                approximate: false,
+            })
+            .collect();
+        if local {
+            measure_dirs(podman, &mut out.inventory, None, true, warnings);
+        } else {
+            remote_volume_sizes(podman, &mut out.inventory.volumes, warnings);
+        }
     }
     out
 }
@@ -360,59 +416,65 @@ pub fn segment_sizes(images: &[(Vec<String>, u64)]) -> (BTreeMap<String, u64>, b
     (sizes, approximate)
 }
 
-/// Volume sizes: a walk of each mountpoint when the store is local (exact),
-/// else podman's rounded `system df -v` figures.
-fn measure_volumes(
-    podman: &Podman,
-    entries: Vec<VolumeEntry>,
-    dangling: Option<&[String]>,
-    warnings: &Warnings,
-) -> Vec<Volume> {
-    let dangling: Option<BTreeSet<&str>> = dangling.map(|d| d.iter().map(String::as_str).collect());
-    let mut volumes: Vec<Volume> = entries
-        .into_iter()
-        .map(|v| Volume {
-            in_use: dangling
-                .as_ref()
-                .is_none_or(|d| !d.contains(v.name.as_str())),
-            name: v.name,
-            mountpoint: v.mountpoint,
-            labels: v.labels,
-            bytes: None,
-            approximate: false,
-        })
-        .collect();
+/// Volume sizes over a remote connection: podman's rounded `system df -v`
+/// figures (the mountpoints are on another machine).
+fn remote_volume_sizes(podman: &Podman, volumes: &mut [Volume], warnings: &Warnings) {
     if volumes.is_empty() {
-        return volumes;
+        return;
     }
-    if podman.is_remote() {
-        match podman.system_df_verbose() {
-            Ok(df) => {
-                for v in &mut volumes {
-                    match df.volumes.get(&v.name).map(|d| d.size) {
-                        Some(Reading::Bytes(b)) => {
-                            v.bytes = Some(b);
-                            v.approximate = true;
-                        }
-                        Some(other) => warnings.push(format!(
-                            "volume {}: podman reports its size as {other:?}",
-                            v.name
-                        )),
-                        None => warnings.push(format!(
-                            "volume {}: missing from `podman system df -v`",
-                            v.name
-                        )),
+    match podman.system_df_verbose() {
+        Ok(df) => {
+            for v in volumes {
+                match df.volumes.get(&v.name).map(|d| d.size) {
+                    Some(Reading::Bytes(b)) => {
+                        v.bytes = Some(b);
+                        v.approximate = true;
                     }
+                    Some(other) => warnings.push(format!(
+                        "volume {}: podman reports its size as {other:?}",
+                        v.name
+                    )),
+                    None => warnings.push(format!(
+                        "volume {}: missing from `podman system df -v`",
+                        v.name
+                    )),
                 }
             }
-            Err(e) => warnings.push(e),
         }
-        return volumes;
+        Err(e) => warnings.push(e),
     }
-    let roots: Vec<PathBuf> = volumes
-        .iter()
-        .map(|v| PathBuf::from(&v.mountpoint))
-        .collect();
+}
+
+/// Walks, in one concurrent pass, the containers' writable layers (when
+/// `rw_dirs` is given) and the volumes' mountpoints (when `volumes`).
+/// Writable layers count like podman's `rwSize` (non-directories only);
+/// volumes like `du -sb`.
+fn measure_dirs(
+    podman: &Podman,
+    inv: &mut Inventory,
+    rw_dirs: Option<&BTreeMap<String, PathBuf>>,
+    volumes: bool,
+    warnings: &Warnings,
+) {
+    let mut roots: Vec<PathBuf> = Vec::new();
+    let mut targets: Vec<(bool, usize)> = Vec::new(); // (is_container, index)
+    if let Some(dirs) = rw_dirs {
+        for (i, c) in inv.containers.iter().enumerate() {
+            if let Some(d) = dirs.get(&c.id) {
+                roots.push(d.clone());
+                targets.push((true, i));
+            }
+        }
+    }
+    if volumes {
+        for (i, v) in inv.volumes.iter().enumerate() {
+            roots.push(PathBuf::from(&v.mountpoint));
+            targets.push((false, i));
+        }
+    }
+    if roots.is_empty() {
+        return;
+    }
     let key = roots
         .iter()
         .map(|r| r.display().to_string())
@@ -425,6 +487,7 @@ fn measure_volumes(
                 .into_iter()
                 .map(|u| WalkedDir {
                     apparent_bytes: u.apparent_bytes,
+                    file_bytes: u.file_bytes,
                     errors: u
                         .errors
                         .iter()
@@ -433,24 +496,32 @@ fn measure_volumes(
                 })
                 .collect())
         });
-    match measured {
-        Ok(dirs) => {
-            for (v, d) in volumes.iter_mut().zip(dirs) {
-                for e in &d.errors {
-                    warnings.push(format!("volume {}: {e}", v.name));
-                }
-                v.bytes = Some(d.apparent_bytes);
+    let dirs = match measured {
+        Ok(d) => d,
+        Err(e) => return warnings.push(e),
+    };
+    for ((is_container, i), d) in targets.into_iter().zip(dirs) {
+        if is_container {
+            let c = &mut inv.containers[i];
+            for e in &d.errors {
+                warnings.push(format!("container {}: {e}", c.name));
             }
+            c.rw_bytes = Some(d.file_bytes);
+        } else {
+            let v = &mut inv.volumes[i];
+            for e in &d.errors {
+                warnings.push(format!("volume {}: {e}", v.name));
+            }
+            v.bytes = Some(d.apparent_bytes);
         }
-        Err(e) => warnings.push(e),
     }
-    volumes
 }
 
 /// A walk's result as recorded for replay.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct WalkedDir {
     apparent_bytes: u64,
+    file_bytes: u64,
     errors: Vec<String>,
 }
 

@@ -3,6 +3,7 @@
 
 pub mod collect;
 pub mod libpod_db;
+pub mod local;
 pub mod podman;
 pub mod store;
 

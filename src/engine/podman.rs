@@ -32,6 +32,7 @@ pub struct Podman {
     runner: Runner,
     prefix: Vec<String>,
     remote: bool,
+    cli_only: bool,
 }
 
 impl Podman {
@@ -51,7 +52,21 @@ impl Podman {
             runner,
             prefix,
             remote,
+            cli_only: false,
         }
+    }
+
+    /// Never read the local store's files: ask podman for everything, as
+    /// over a remote connection (slower; the reference the fast path is
+    /// tested against).
+    pub fn cli_only(mut self, yes: bool) -> Self {
+        self.cli_only = yes;
+        self
+    }
+
+    /// True when the local store's own files may be read instead of asking podman.
+    pub fn reads_store(&self) -> bool {
+        !self.remote && !self.cli_only
     }
 
     /// True when podman talks to another machine's store, whose files we

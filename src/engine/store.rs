@@ -110,6 +110,32 @@ impl StoreLocation {
         self.graphroot
             .join(format!("{}-images/images.json", self.driver))
     }
+
+    fn containers_file(&self) -> PathBuf {
+        self.graphroot
+            .join(format!("{}-containers/containers.json", self.driver))
+    }
+
+    /// containers/storage keeps an image's big data (config, manifests) as
+    /// files named `=` + base64(key) in the image's directory.
+    fn big_data_file(&self, image: &str, key: &str) -> PathBuf {
+        use base64::Engine as _;
+        let name = format!("={}", base64::engine::general_purpose::STANDARD.encode(key));
+        self.graphroot
+            .join(format!("{}-images", self.driver))
+            .join(image)
+            .join(name)
+    }
+
+    /// Where a layer's own files are (overlay: `<graphroot>/overlay/<id>/diff`).
+    pub fn layer_diff_dir(&self, layer: &str) -> PathBuf {
+        self.graphroot.join(&self.driver).join(layer).join("diff")
+    }
+
+    /// libpod's own database, next to the store.
+    pub fn libpod_db(&self) -> PathBuf {
+        super::libpod_db::default_path(&self.graphroot)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -122,8 +148,17 @@ struct RawLayer {
 }
 
 #[derive(Debug, Deserialize)]
+struct RawContainer {
+    id: String,
+    #[serde(default)]
+    layer: String,
+}
+
+#[derive(Debug, Deserialize)]
 struct RawImage {
     id: String,
+    #[serde(default)]
+    names: Option<Vec<String>>,
     #[serde(default)]
     layer: Option<String>,
     #[serde(rename = "big-data-sizes", default)]
@@ -133,9 +168,14 @@ struct RawImage {
 /// One image as the store records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredImage {
+    #[serde(default)]
+    pub names: Vec<String>,
     /// Layer ids, bottom to top.
     pub layers: Vec<String>,
     pub metadata_bytes: u64,
+    /// From the image's config (`config.Labels`).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// The parts of a store the accounting needs.
@@ -144,6 +184,9 @@ pub struct StoreSnapshot {
     /// Image layers' diff sizes by layer id (container layers have none).
     pub layer_bytes: BTreeMap<String, u64>,
     pub images: BTreeMap<String, StoredImage>,
+    /// Container id -> the directory of its writable layer.
+    #[serde(default)]
+    pub containers: BTreeMap<String, PathBuf>,
 }
 
 /// Reads the store's records; a store with no images yet has no files, which
@@ -152,7 +195,39 @@ pub fn read(loc: &StoreLocation) -> Result<StoreSnapshot, StoreError> {
     let layers_path = loc.layers_file();
     let layers: Vec<RawLayer> = read_json(&layers_path)?.unwrap_or_default();
     let images: Vec<RawImage> = read_json(&loc.images_file())?.unwrap_or_default();
-    build(&layers_path, layers, images)
+    let containers: Vec<RawContainer> = read_json(&loc.containers_file())?.unwrap_or_default();
+    let mut snap = build(&layers_path, layers, images)?;
+    for (id, img) in &mut snap.images {
+        img.labels = config_labels(&loc.big_data_file(id, &format!("sha256:{id}")));
+    }
+    snap.containers = containers
+        .into_iter()
+        .map(|c| {
+            let dir = loc.layer_diff_dir(&c.layer);
+            (c.id, dir)
+        })
+        .collect();
+    Ok(snap)
+}
+
+/// Labels from an image config blob; an unreadable or odd config has none
+/// (labels only help attribution, they never change a byte count).
+fn config_labels(path: &Path) -> BTreeMap<String, String> {
+    #[derive(Deserialize)]
+    struct ImageConfig {
+        #[serde(default)]
+        config: Option<Inner>,
+    }
+    #[derive(Deserialize)]
+    struct Inner {
+        #[serde(rename = "Labels", default)]
+        labels: Option<BTreeMap<String, String>>,
+    }
+    fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<ImageConfig>(&b).ok())
+        .and_then(|c| c.config?.labels)
+        .unwrap_or_default()
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, StoreError> {
@@ -210,8 +285,10 @@ fn build(
         snap.images.insert(
             img.id.clone(),
             StoredImage {
+                names: img.names.clone().unwrap_or_default(),
                 layers: chain,
                 metadata_bytes,
+                labels: BTreeMap::new(),
             },
         );
     }
@@ -244,6 +321,7 @@ mod tests {
         ];
         let images = vec![RawImage {
             id: "img".into(),
+            names: None,
             layer: Some("b".into()),
             big_data_sizes: [("manifest".to_string(), 7)].into(),
         }];
@@ -259,6 +337,7 @@ mod tests {
         let layers = vec![layer("b", Some("a"), Some(5))];
         let images = vec![RawImage {
             id: "img".into(),
+            names: None,
             layer: Some("b".into()),
             big_data_sizes: BTreeMap::new(),
         }];
@@ -275,6 +354,7 @@ mod tests {
         ];
         let images = vec![RawImage {
             id: "img".into(),
+            names: None,
             layer: Some("a".into()),
             big_data_sizes: BTreeMap::new(),
         }];

@@ -44,6 +44,9 @@ pub struct WalkError {
 pub struct Usage {
     /// Sum of `st_size` (what `du --apparent-size` counts).
     pub apparent_bytes: u64,
+    /// `st_size` of non-directories only: what podman counts as a
+    /// container's writable-layer size (directories' own sizes left out).
+    pub file_bytes: u64,
     /// Sum of allocated blocks (`st_blocks * 512`, what `du` counts).
     pub disk_bytes: u64,
     /// Non-directories: regular files, symlinks, devices, sockets, FIFOs.

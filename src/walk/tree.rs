@@ -127,6 +127,7 @@ struct Walk<'o> {
 #[derive(Default)]
 struct RootTally {
     apparent: AtomicU64,
+    file_bytes: AtomicU64,
     disk: AtomicU64,
     files: AtomicU64,
     dirs: AtomicU64,
@@ -139,6 +140,7 @@ struct RootTally {
 #[derive(Default)]
 struct Tally {
     apparent: u64,
+    file_bytes: u64,
     disk: u64,
     files: u64,
     dirs: u64,
@@ -239,6 +241,7 @@ impl<'o> Walk<'o> {
             return;
         } else {
             tally.files += 1;
+            tally.file_bytes += st.size;
         }
         tally.apparent += st.size;
         tally.disk += st.disk;
@@ -247,6 +250,7 @@ impl<'o> Walk<'o> {
     fn flush(&self, root: usize, tally: Tally, links: Vec<Link>) {
         let r = &self.roots[root];
         r.apparent.fetch_add(tally.apparent, Relaxed);
+        r.file_bytes.fetch_add(tally.file_bytes, Relaxed);
         r.disk.fetch_add(tally.disk, Relaxed);
         r.files.fetch_add(tally.files, Relaxed);
         r.dirs.fetch_add(tally.dirs, Relaxed);
@@ -414,6 +418,7 @@ impl<'o> Walk<'o> {
             .into_iter()
             .map(|r| Usage {
                 apparent_bytes: r.apparent.into_inner(),
+                file_bytes: r.file_bytes.into_inner(),
                 disk_bytes: r.disk.into_inner(),
                 files: r.files.into_inner(),
                 dirs: r.dirs.into_inner(),
@@ -433,6 +438,7 @@ impl<'o> Walk<'o> {
             let u = &mut usages[l.root];
             u.files += 1;
             u.apparent_bytes += l.size;
+            u.file_bytes += l.size;
             u.disk_bytes += l.disk;
         }
 
