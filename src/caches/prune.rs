@@ -360,12 +360,12 @@ fn swap_for_empty(
 
 /// The entries to evict, oldest first: everything not used within
 /// `older_than`, then least recently used until the rest fits `max_size`.
-pub fn select_evictions<'a>(
-    entries: &'a [Entry],
+pub fn select_evictions(
+    entries: &[Entry],
     older_than: Option<Duration>,
     max_size: Option<u64>,
     now: SystemTime,
-) -> Vec<&'a Entry> {
+) -> Vec<&Entry> {
     let mut by_age: Vec<&Entry> = entries.iter().collect();
     by_age.sort_by(|a, b| a.last_used().cmp(&b.last_used()).then(a.name.cmp(&b.name)));
     let cutoff = older_than.and_then(|d| now.checked_sub(d));
