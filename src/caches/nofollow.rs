@@ -19,12 +19,16 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use rayon::prelude::*;
 use rustix::fs::{self as rfs, AtFlags, Dir, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
 /// Deeper trees than this are reported, not walked: no cache nests this deep,
 /// and each level holds an open fd.
 const MAX_DEPTH: usize = 128;
+
+/// Directories with at least this many entries are `lstat`ed in parallel.
+const PARALLEL_STAT_MIN: usize = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
@@ -128,23 +132,28 @@ pub fn open_file(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<std::fs::File>
 
 /// Every entry of a directory with its `lstat` data. Entries that vanish
 /// between `readdir` and `lstat` (a concurrent writer renaming a temp file)
-/// are skipped.
+/// are skipped. Large directories (a layout's `blobs/sha256`) are `lstat`ed
+/// from several threads: the kernel serves them on both cores.
 pub fn list(dir: BorrowedFd<'_>) -> io::Result<Vec<Entry>> {
-    let mut out = Vec::new();
+    let mut names = Vec::new();
     for item in Dir::read_from(dir)? {
         let item = item?;
         let name = item.file_name().to_bytes();
-        if name == b"." || name == b".." {
-            continue;
-        }
-        let name = OsStr::from_bytes(name);
-        match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) => out.push(Entry::from_stat(name.to_os_string(), &st)),
-            Err(Errno::NOENT) => {}
-            Err(e) => return Err(e.into()),
+        if name != b"." && name != b".." {
+            names.push(OsStr::from_bytes(name).to_os_string());
         }
     }
-    Ok(out)
+    let stat = |name: OsString| match rfs::statat(dir, &name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(Some(Entry::from_stat(name, &st))),
+        Err(Errno::NOENT) => Ok(None),
+        Err(e) => Err(io::Error::from(e)),
+    };
+    let stated: io::Result<Vec<Option<Entry>>> = if names.len() >= PARALLEL_STAT_MIN {
+        names.into_par_iter().with_min_len(256).map(stat).collect()
+    } else {
+        names.into_iter().map(stat).collect()
+    };
+    Ok(stated?.into_iter().flatten().collect())
 }
 
 /// Removes one non-directory entry (a symlink is removed as a link).
