@@ -430,7 +430,7 @@ fn whole_prune_recreates_dir_with_mode_and_sweeps_asides() {
     let aside = tmp.path().join(".pruning-cache.feedfacefeedface");
     flat_cache(&aside, 3, 10);
     // Another cache's aside is not ours to sweep.
-    let foreign = tmp.path().join(".pruning-othercache.feedfacefeedface");
+    let foreign = tmp.path().join(".pruning-cache.old.feedfacefeedface");
     flat_cache(&foreign, 1, 10);
     let r = run(cmd(tmp.path()).args(["--bytes", "prune", "caches", "-f", "cache"]));
     assert_eq!(r.code, 0, "{}", r.stderr);

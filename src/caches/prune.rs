@@ -249,7 +249,7 @@ fn sweep_asides(
         Err(e) => return tally.errors.push(nofollow::describe(parent_path, &e)),
     };
     for e in entries {
-        if e.kind != EntryKind::Dir || !e.name.as_bytes().starts_with(&prefix) {
+        if e.kind != EntryKind::Dir || !is_aside_of(&prefix, e.name.as_bytes()) {
             continue;
         }
         let path = parent_path.join(&e.name);
@@ -291,8 +291,22 @@ fn prune_whole(
     }
 }
 
+/// Length of the random hex suffix of an aside's name.
+const SUFFIX_LEN: usize = 16;
+
+/// `.pruning-<name>.<16 hex>` exactly: the aside of cache `images` is not
+/// confused with that of a sibling cache `images.old`.
+fn is_aside_of(prefix: &[u8], candidate: &[u8]) -> bool {
+    candidate.strip_prefix(prefix).is_some_and(|suffix| {
+        suffix.len() == SUFFIX_LEN
+            && suffix
+                .iter()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
+}
+
 fn random_suffix() -> String {
-    let mut buf = [0u8; 8];
+    let mut buf = [0u8; SUFFIX_LEN / 2];
     if rustix::rand::getrandom(&mut buf, rustix::rand::GetRandomFlags::empty()).is_err() {
         // Uniqueness, not secrecy, is what matters: the pid and clock suffice.
         let nanos = SystemTime::now()
@@ -451,6 +465,20 @@ fn prune_orphans(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn asides_match_their_own_cache_only() {
+        let p = aside_prefix(OsStr::new("images"));
+        assert!(is_aside_of(&p, b".pruning-images.0123456789abcdef"));
+        assert!(!is_aside_of(&p, b".pruning-images.old.0123456789abcdef"));
+        assert!(!is_aside_of(&p, b".pruning-images.0123"));
+        assert!(!is_aside_of(&p, b".pruning-imagesX0123456789abcdef"));
+        assert_eq!(random_suffix().len(), SUFFIX_LEN);
+        assert!(is_aside_of(
+            &p,
+            format!(".pruning-images.{}", random_suffix()).as_bytes()
+        ));
+    }
 
     #[test]
     fn parses_ages() {
