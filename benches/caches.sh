@@ -108,6 +108,12 @@ cp -a skopeo orphans2 && plant_orphans orphans2 2
 cp -a skopeo orphans2000 && plant_orphans orphans2000 2000
 mkdir -p unknown/a/b && cp -a synthetic/index.json unknown/a/b/ && ln -s /etc/passwd unknown/a/link
 
+# Mean and median ratios of the second command's time to the first's.
+ratios() {
+  jq -r --arg what "$2" '.results | def ms(x): x * 1000 | round;
+    "ratio \($what): mean \(.[1].mean / .[0].mean * 100 | round / 100)x (\(ms(.[0].mean)) vs \(ms(.[1].mean)) ms), median \(.[1].median / .[0].median * 100 | round / 100)x (\(ms(.[0].median)) vs \(ms(.[1].median)) ms), min \(ms(.[0].min)) vs \(ms(.[1].min)) ms"' "$1"
+}
+
 # ---------------------------------------------------------------- (a)
 echo "== (a) bytes per cache vs du -sb"
 printf '%-12s %-10s %12s %12s %12s %12s  %s\n' CACHE KIND REPORTED "du -sb" "dir entries" "du - dirs" MATCH
@@ -128,6 +134,7 @@ echo "== (b) analyse an OCI layout of $(find synthetic/blobs -type f | wc -l) bl
 hyperfine "${RUNS[@]}" -N --export-json b.json \
   "$BIN --format json caches synthetic" \
   "du -sb synthetic"
+ratios b.json "du -sb / podman-storage caches"
 
 # ---------------------------------------------------------------- (c)
 for name in orphans2 orphans2000; do
@@ -148,5 +155,5 @@ for name in orphans2 orphans2000; do
     --prepare "bash -c 'rm -rf $WORK/copy && cp -a $WORK/$name $WORK/copy'" \
     -n "podman-storage prune caches --orphans" "$BIN prune caches --force --orphans $WORK/copy" \
     -n "umoci gc" "umoci gc --layout $WORK/copy"
-  jq -r '.results | "ratio: umoci gc / podman-storage = \(.[1].mean / .[0].mean * 100 | round / 100)x (means \(.[0].mean * 1000 | round) ms vs \(.[1].mean * 1000 | round) ms)"' "c-$name.json"
+  ratios "c-$name.json" "umoci gc / podman-storage"
 done

@@ -67,18 +67,28 @@ pub fn looks_like(entries: &[Entry]) -> bool {
 pub struct Scan {
     pub blobs: Vec<(Digest, Entry)>,
     pub temp: Vec<Entry>,
-    /// Every non-directory entry (blobs and temp files), with hard links once.
+    /// Entries no flat cache holds (a subdirectory, a foreign file): seen
+    /// when the directory changed since it was classified. Measured, never
+    /// listed as blobs, and prune leaves such a directory alone.
+    pub foreign: Vec<Entry>,
+    /// Everything below the root, with hard links once.
     pub tally: Tally,
     pub blob_bytes: u64,
 }
 
-/// Sorts a listing of the cache root into blobs and temp files.
+impl Scan {
+    pub fn still_flat(&self) -> bool {
+        self.foreign.is_empty()
+    }
+}
+
+/// Sorts a listing of the cache root into blobs, temp and foreign entries.
 pub fn scan(root: BorrowedFd<'_>, entries: Vec<Entry>, path: &Path) -> Scan {
     let mut scan = Scan::default();
     for e in entries {
         if e.kind == EntryKind::Dir {
-            // Not a flat cache after all (raced with a writer); measure, never list as a blob.
             scan.tally.add_tree(root, &e.name, &path.join(&e.name));
+            scan.foreign.push(e);
             continue;
         }
         let added = scan.tally.add(&e);
@@ -87,7 +97,8 @@ pub fn scan(root: BorrowedFd<'_>, entries: Vec<Entry>, path: &Path) -> Scan {
                 scan.blob_bytes += added;
                 scan.blobs.push((d, e));
             }
-            _ => scan.temp.push(e),
+            Some(Name::Temp) => scan.temp.push(e),
+            Some(Name::Foreign) | None => scan.foreign.push(e),
         }
     }
     scan.blobs.sort_by(|a, b| a.0.cmp(&b.0));

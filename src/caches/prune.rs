@@ -277,13 +277,27 @@ fn prune_whole(
         Err(e) => return tally.errors.push(nofollow::describe(parent_path, &e)),
     };
     sweep_asides(parent.as_fd(), parent_path, name, opts.dry_run, tally);
-    if opts.dry_run {
-        return tally.add_contents(root, shown);
-    }
-    match nofollow::list(root) {
-        Ok(entries) if entries.is_empty() => return,
-        Ok(_) => {}
+    // Classified before the lock was taken: look again, so a directory that
+    // has since gained a foreign file is never deleted whole.
+    let scan = match fscache::rescan(root, shown) {
+        Ok(scan) => scan,
         Err(e) => return tally.errors.push(nofollow::describe(shown, &e)),
+    };
+    if let Some(e) = scan.foreign.first() {
+        return tally.errors.push(format!(
+            "{}: no longer looks like a flat cache (found {:?}); left alone",
+            shown.display(),
+            e.name
+        ));
+    }
+    if opts.dry_run {
+        for e in scan.blobs.iter().map(|(_, e)| e).chain(&scan.temp) {
+            tally.add(e);
+        }
+        return;
+    }
+    if scan.blobs.is_empty() && scan.temp.is_empty() {
+        return;
     }
     match swap_for_empty(parent.as_fd(), parent_path, name, root) {
         Ok(aside) => tally.remove_tree(parent.as_fd(), &aside, &parent_path.join(&aside)),
@@ -408,6 +422,7 @@ fn evict(real: &Path, shown: &Path, root: BorrowedFd<'_>, opts: &PruneOptions, t
         Err(e) => return tally.errors.push(nofollow::describe(shown, &e)),
     };
     tally.errors.extend(scan.tally.errors);
+    // Only blobs and temp files are candidates; anything foreign stays.
     let files: Vec<Entry> = scan
         .blobs
         .into_iter()
