@@ -44,6 +44,7 @@ pub enum ComponentKind {
     Images,
     Containers,
     Volumes,
+    Caches,
 }
 
 impl ComponentKind {
@@ -52,6 +53,7 @@ impl ComponentKind {
             Self::Images => "Images",
             Self::Containers => "Containers",
             Self::Volumes => "Local Volumes",
+            Self::Caches => "Blob caches",
         }
     }
 }
@@ -65,6 +67,30 @@ pub struct Component {
     pub bytes: u64,
     /// What pruning the unused ones would really free.
     pub reclaimable_bytes: u64,
+}
+
+/// The `df` row for blob caches: `active` counts OCI layouts some tag still
+/// references; reclaimable is what `prune caches` frees by default (flat
+/// caches whole) plus what `--orphans` frees from layouts.
+pub fn caches_component(reports: &[crate::caches::CacheReport], total_bytes: u64) -> Component {
+    use crate::caches::Kind;
+    let present = reports.iter().filter(|r| r.kind != Kind::Missing);
+    Component {
+        kind: ComponentKind::Caches,
+        count: present.clone().count() as u64,
+        active: present
+            .clone()
+            .filter(|r| r.referenced.as_ref().is_some_and(|b| b.blobs > 0))
+            .count() as u64,
+        bytes: total_bytes,
+        reclaimable_bytes: present
+            .map(|r| match r.kind {
+                Kind::Fscache => r.bytes,
+                Kind::OciLayout => r.orphans.as_ref().map_or(0, |o| o.bytes),
+                Kind::Unknown | Kind::Missing => 0,
+            })
+            .sum(),
+    }
 }
 
 /// Which images own each layer (see the module docs).

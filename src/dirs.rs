@@ -18,8 +18,10 @@ enum Kind {
 
 /// Measures every configured directory. A workspace glob whose fixed root
 /// is missing is a warning (the project's row stays, at zero); a directory
-/// inside another measured one is counted only in the outer one.
-pub fn measure(config: &Config, cache_paths: &[PathBuf], warnings: &Warnings) -> Dirs {
+/// inside another measured one is counted only in the outer one. Caches come
+/// measured already (by `caches::inspect`, which also knows what pruning
+/// them frees) and only take part in the nesting check.
+pub fn measure(config: &Config, caches: &[MeasuredDir], warnings: &Warnings) -> Dirs {
     let mut wanted: Vec<(Kind, RowId, PathBuf)> = Vec::new();
     for p in &config.projects {
         let found = p.expand_workspaces();
@@ -40,14 +42,16 @@ pub fn measure(config: &Config, cache_paths: &[PathBuf], warnings: &Warnings) ->
     for m in &config.shared.mounts {
         wanted.push((Kind::Shared, RowId::Shared, m.clone()));
     }
-    for c in cache_paths {
-        wanted.push((Kind::Cache, RowId::Global, c.clone()));
+    for c in caches {
+        wanted.push((Kind::Cache, c.row.clone(), c.path.clone()));
     }
     let wanted = drop_nested(wanted, warnings);
-    let roots: Vec<PathBuf> = wanted.iter().map(|(_, _, p)| p.clone()).collect();
+    let (cached, to_walk): (Vec<_>, Vec<_>) =
+        wanted.into_iter().partition(|(k, _, _)| *k == Kind::Cache);
+    let roots: Vec<PathBuf> = to_walk.iter().map(|(_, _, p)| p.clone()).collect();
     let usages = walk::measure(&roots, &WalkOptions::default());
     let mut dirs = Dirs::default();
-    for ((kind, row, path), usage) in wanted.into_iter().zip(usages) {
+    for ((kind, row, path), usage) in to_walk.into_iter().zip(usages) {
         for e in &usage.errors {
             warnings.push(format!("{}: {}", e.path.display(), e.message));
         }
@@ -60,10 +64,13 @@ pub fn measure(config: &Config, cache_paths: &[PathBuf], warnings: &Warnings) ->
         };
         match kind {
             Kind::Workspace => dirs.workspaces.push(d),
-            Kind::Shared => dirs.shared_mounts.push(d),
-            Kind::Cache => dirs.caches.push(d),
+            _ => dirs.shared_mounts.push(d),
         }
     }
+    dirs.caches = cached
+        .into_iter()
+        .filter_map(|(_, _, path)| caches.iter().find(|c| c.path == path).cloned())
+        .collect();
     dirs
 }
 

@@ -690,7 +690,6 @@ fn max_size_evicts_least_recently_used_first() {
 }
 
 #[test]
-#[ignore = "needs size::parse_bytes (a stub until the size branch is merged)"]
 fn max_size_flag_parses_sizes() {
     let tmp = tempfile::tempdir().unwrap();
     flat_cache(&tmp.path().join("cache"), 10, 1000);

@@ -453,7 +453,7 @@ fn prune_orphans(
     let cutoff = opts.older_than.and_then(|d| opts.now.checked_sub(d));
     let doomed: Vec<(&Digest, &Entry)> = orphans
         .into_iter()
-        .filter(|(_, e)| cutoff.map_or(true, |c| e.last_used() <= c))
+        .filter(|(_, e)| cutoff.is_none_or(|c| e.last_used() <= c))
         .collect();
     if doomed.is_empty() {
         return Ok(());

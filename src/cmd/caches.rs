@@ -21,7 +21,7 @@ struct CachesView<'a> {
 
 pub fn run(args: &crate::cli::CachesArgs, ctx: &Ctx) -> Result<Status> {
     let found = if args.paths.is_empty() {
-        caches::discover(&[])
+        caches::discover(&ctx.config()?.caches.paths)
     } else {
         caches::discover::from_arguments(&args.paths)
     };

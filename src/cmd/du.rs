@@ -180,6 +180,7 @@ mod tests {
     fn usage(apparent: u64, disk: u64, errors: &[&str]) -> Usage {
         Usage {
             apparent_bytes: apparent,
+            file_bytes: apparent,
             disk_bytes: disk,
             files: 2,
             dirs: 1,

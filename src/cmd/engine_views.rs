@@ -4,7 +4,7 @@ use anyhow::{bail, Result};
 use podman_storage::engine::collect::{collect, Collected, Failed, Needs};
 use podman_storage::report::engine::{ContainersView, DfReport, ImagesView, VolumesView};
 use podman_storage::report::to_json;
-use podman_storage::{account, Status, Warnings};
+use podman_storage::{account, caches, Status, Warnings};
 
 use super::{print, print_warnings, Ctx};
 
@@ -55,12 +55,26 @@ pub fn df(ctx: &Ctx) -> Result<Status> {
         volumes: true,
         pods: false,
     };
-    let c = gather(ctx, needs, &warnings, |_| false)?;
-    let report = DfReport::new(
-        account::components(&c.inventory),
-        &c.failed,
-        warnings.to_vec(),
-    );
+    let config = ctx.config()?;
+    let (c, caches_row) = std::thread::scope(|s| {
+        let caches = s.spawn(|| {
+            let reports = caches::inspect_all(&caches::discover(&config.caches.paths));
+            for e in reports.iter().flat_map(|r| &r.errors) {
+                warnings.push(e);
+            }
+            // Nested caches are counted once by total_bytes; that is a note, not a failure.
+            let (total, _nested) = caches::total_bytes(&reports);
+            account::caches_component(&reports, total)
+        });
+        let c = gather(ctx, needs, &warnings, |_| false);
+        (c, caches.join().expect("cache inspection does not panic"))
+    });
+    let c = c?;
+    let mut components = account::components(&c.inventory);
+    if caches_row.count > 0 {
+        components.push(caches_row);
+    }
+    let report = DfReport::new(components, &c.failed, warnings.to_vec());
     finish(
         ctx,
         &warnings,

@@ -1,13 +1,14 @@
 //! `overview` (the default) and `project ID`.
 
 use anyhow::{bail, Result};
+use podman_storage::config::Config;
 use podman_storage::engine::collect::{collect, Needs};
-use podman_storage::projects::{self, RowId};
+use podman_storage::projects::{self, MeasuredDir, RowId};
 use podman_storage::report::overview::{
     DirEntry, GlobalSection, OverviewReport, ProjectContainer, ProjectReport, ProjectVolume,
 };
 use podman_storage::report::{to_json, SCHEMA};
-use podman_storage::{account, dirs, Status, Warnings};
+use podman_storage::{account, caches, dirs, Status, Warnings};
 
 use super::{print, print_warnings, Ctx};
 
@@ -25,9 +26,8 @@ pub fn overview(ctx: &Ctx) -> Result<Status> {
     let config = ctx.config()?;
     let warnings = Warnings::new();
     let podman = ctx.podman()?;
-    let cache_paths = config.caches.paths.clone();
-    let (collected, dirs) = std::thread::scope(|s| {
-        let dirs = s.spawn(|| dirs::measure(&config, &cache_paths, &warnings));
+    let (collected, (dirs, caches_reclaimable)) = std::thread::scope(|s| {
+        let dirs = s.spawn(|| measure_dirs(&config, &warnings));
         let collected = collect(&podman, OVERVIEW_NEEDS, &warnings);
         (
             collected,
@@ -47,7 +47,8 @@ pub fn overview(ctx: &Ctx) -> Result<Status> {
             .collect(),
         shared_mounts: dirs.shared_mounts.iter().map(dir_entry).collect(),
     };
-    let report = OverviewReport::new(global, rows, projects::reclaimable(inv), warnings.to_vec());
+    let reclaimable = projects::reclaimable(inv) + caches_reclaimable;
+    let report = OverviewReport::new(global, rows, reclaimable, warnings.to_vec());
     print_warnings(&report.warnings);
     print(&if ctx.json() {
         to_json(&report)
@@ -55,6 +56,28 @@ pub fn overview(ctx: &Ctx) -> Result<Status> {
         report.table(ctx.units())
     })?;
     Ok(warnings.status())
+}
+
+/// Workspaces, shared mounts and caches (configured plus the well-known ones
+/// that exist: ko, zarf), and what pruning the caches would free.
+fn measure_dirs(config: &Config, warnings: &Warnings) -> (projects::Dirs, u64) {
+    let reports = caches::inspect_all(&caches::discover(&config.caches.paths));
+    for e in reports.iter().flat_map(|r| &r.errors) {
+        warnings.push(e);
+    }
+    let measured: Vec<MeasuredDir> = reports
+        .iter()
+        .filter(|r| r.kind != caches::Kind::Missing)
+        .map(|r| MeasuredDir {
+            row: RowId::Global,
+            path: r.path.clone(),
+            bytes: r.bytes,
+            files: r.files,
+            incomplete: !r.errors.is_empty(),
+        })
+        .collect();
+    let reclaimable = account::caches_component(&reports, 0).reclaimable_bytes;
+    (dirs::measure(config, &measured, warnings), reclaimable)
 }
 
 fn dir_entry(d: &projects::MeasuredDir) -> DirEntry {

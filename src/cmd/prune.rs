@@ -38,7 +38,7 @@ pub fn run(args: &crate::cli::PruneCachesArgs, ctx: &Ctx) -> Result<Status> {
         .transpose()
         .context("--max-size")?;
     let found = if args.paths.is_empty() {
-        caches::discover(&[])
+        caches::discover(&ctx.config()?.caches.paths)
     } else {
         caches::discover::from_arguments(&args.paths)
     };

@@ -40,6 +40,7 @@ impl DfReport {
                     ComponentKind::Images => failed.images,
                     ComponentKind::Containers => failed.containers,
                     ComponentKind::Volumes => failed.volumes,
+                    ComponentKind::Caches => false,
                 },
                 figures: c,
             })

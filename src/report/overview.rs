@@ -115,7 +115,7 @@ impl OverviewReport {
         ]);
         out.push_str(&t.render());
         out.push_str(&format!(
-            "Reclaimable: {} (unused images and volumes)\n",
+            "Reclaimable: {} (unused images and volumes, blob caches)\n",
             display(self.reclaimable_bytes, units)
         ));
         if self.rows.iter().any(|r| r.incomplete) {
