@@ -67,6 +67,34 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "URL", help_heading = "Engine")]
     pub url: Option<String>,
 
+    /// Engine to ask: podman, docker, or auto (podman when it is installed
+    /// or its store exists, else docker).
+    #[arg(
+        long,
+        value_enum,
+        global = true,
+        env = "PODMAN_STORAGE_ENGINE",
+        default_value_t = EngineChoice::Auto,
+        help_heading = "Engine"
+    )]
+    pub engine: EngineChoice,
+
+    /// Run the overview on every connection in `podman system connection
+    /// list`, one section per host, plus a grand total.
+    #[arg(long, global = true, conflicts_with_all = ["connection", "url"], help_heading = "Engine")]
+    pub all_connections: bool,
+
+    /// Docker binary to run (with --engine docker).
+    #[arg(
+        long,
+        global = true,
+        env = "PODMAN_STORAGE_DOCKER",
+        default_value = "docker",
+        value_name = "PATH",
+        help_heading = "Engine"
+    )]
+    pub docker: String,
+
     /// Podman binary to run.
     #[arg(
         long,
@@ -92,6 +120,14 @@ pub struct GlobalArgs {
         help_heading = "Engine"
     )]
     pub timeout: u64,
+
+    /// When to use colors: auto (a terminal without NO_COLOR), always, never.
+    #[arg(long, value_enum, global = true, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// Never show a progress spinner (it is only ever shown on a terminal).
+    #[arg(long, global = true)]
+    pub no_progress: bool,
 
     /// Config file [default: $XDG_CONFIG_HOME/podman-storage/config.toml].
     #[arg(
@@ -123,6 +159,27 @@ pub enum Format {
     Json,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineChoice {
+    Auto,
+    Podman,
+    Docker,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InitShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Per-project overview: images, volumes, workspaces and caches (the default).
@@ -146,6 +203,19 @@ pub enum Command {
     Prune(PruneCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
+    /// Print a shell function that makes `podman storage ...` run podman-storage.
+    ///
+    /// podman has no plugin mechanism for subcommands, so this wraps it: put
+    /// `eval "$(podman-storage shell-init bash)"` in ~/.bashrc (zsh alike;
+    /// fish: `podman-storage shell-init fish | source`). Every other podman
+    /// call passes through unchanged, exit codes included.
+    ShellInit(ShellInitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ShellInitArgs {
+    #[arg(value_enum)]
+    pub shell: InitShell,
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,15 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let args: Vec<_> = std::env::args_os().collect();
+    let cli = match cmd::docker_plugin::detect(&args) {
+        Some(cmd::docker_plugin::Invocation::Metadata) => {
+            print!("{}", cmd::docker_plugin::metadata());
+            return ExitCode::SUCCESS;
+        }
+        Some(cmd::docker_plugin::Invocation::Run(translated)) => cli::Cli::parse_from(translated),
+        None => cli::Cli::parse_from(args),
+    };
     match cmd::run(cli) {
         Ok(status) => ExitCode::from(status.code()),
         Err(err) => {

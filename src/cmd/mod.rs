@@ -2,10 +2,12 @@
 
 mod caches;
 mod completions;
+pub mod docker_plugin;
 mod du;
 mod engine_views;
 mod overview;
 mod prune;
+mod shell_init;
 
 use std::io::Write;
 
@@ -69,6 +71,7 @@ pub fn run(cli: Cli) -> Result<Status> {
     let ctx = Ctx { global: cli.global };
     match cli.command.unwrap_or(Command::Overview) {
         Command::Completions(args) => completions::run(&args),
+        Command::ShellInit(args) => shell_init::run(&args),
         Command::Overview => overview::overview(&ctx),
         Command::Project(args) => overview::project(&ctx, &args.id),
         Command::Df => engine_views::df(&ctx),
