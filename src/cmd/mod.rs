@@ -44,8 +44,25 @@ impl Ctx {
     }
 
     pub fn podman(&self) -> Result<Podman> {
+        let runner = self.runner()?;
+        if let Some(name) = &self.global.connection {
+            // podman's own message for a wrong name does not say which exist.
+            let local = Podman::new(runner.clone(), &self.global.podman, None, None);
+            let known = local.connections()?;
+            if !known.iter().any(|c| &c.name == name) {
+                let names: Vec<&str> = known.iter().map(|c| c.name.as_str()).collect();
+                anyhow::bail!(
+                    "unknown connection {name:?}; configured connections: {}",
+                    if names.is_empty() {
+                        "(none)".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                );
+            }
+        }
         Ok(Podman::new(
-            self.runner()?,
+            runner,
             &self.global.podman,
             self.global.connection.as_deref(),
             self.global.url.as_deref(),

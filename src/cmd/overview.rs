@@ -3,9 +3,12 @@
 use anyhow::{bail, Result};
 use podman_storage::config::Config;
 use podman_storage::engine::collect::{collect, Needs};
+use podman_storage::engine::podman::Podman;
+use podman_storage::engine::Inventory;
 use podman_storage::projects::{self, MeasuredDir, RowId};
 use podman_storage::report::overview::{
-    DirEntry, GlobalSection, OverviewReport, ProjectContainer, ProjectReport, ProjectVolume,
+    DirEntry, GlobalSection, HostSection, MultiHostReport, OverviewReport, ProjectContainer,
+    ProjectReport, ProjectVolume,
 };
 use podman_storage::report::{to_json, SCHEMA};
 use podman_storage::{account, caches, dirs, Status, Warnings};
@@ -23,6 +26,9 @@ const OVERVIEW_NEEDS: Needs = Needs {
 };
 
 pub fn overview(ctx: &Ctx) -> Result<Status> {
+    if ctx.global.all_connections {
+        return all_connections(ctx);
+    }
     let config = ctx.config()?;
     let warnings = Warnings::new();
     let podman = ctx.podman()?;
@@ -34,9 +40,32 @@ pub fn overview(ctx: &Ctx) -> Result<Status> {
             dirs.join().expect("directory walks do not panic"),
         )
     });
-    let inv = &collected.inventory;
-    let attr = projects::attribute(inv, &config);
-    let rows = projects::rows(inv, &attr, &dirs, false);
+    let report = engine_report(
+        &collected.inventory,
+        &config,
+        &dirs,
+        caches_reclaimable,
+        warnings.to_vec(),
+    );
+    print_warnings(&report.warnings);
+    print(&if ctx.json() {
+        to_json(&report)
+    } else {
+        report.table(ctx.units())
+    })?;
+    Ok(warnings.status())
+}
+
+/// The overview of one inventory plus the given directories.
+fn engine_report(
+    inv: &Inventory,
+    config: &Config,
+    dirs: &projects::Dirs,
+    caches_reclaimable: u64,
+    warnings: Vec<String>,
+) -> OverviewReport {
+    let attr = projects::attribute(inv, config);
+    let rows = projects::rows(inv, &attr, dirs, false);
     let global = GlobalSection {
         images: inv
             .images
@@ -48,7 +77,85 @@ pub fn overview(ctx: &Ctx) -> Result<Status> {
         shared_mounts: dirs.shared_mounts.iter().map(dir_entry).collect(),
     };
     let reclaimable = projects::reclaimable(inv) + caches_reclaimable;
-    let report = OverviewReport::new(global, rows, reclaimable, warnings.to_vec());
+    OverviewReport::new(global, rows, reclaimable, warnings)
+}
+
+/// `--all-connections`: every configured connection at once, one section
+/// each; a host that fails or times out is one line and the others report.
+/// The local directories (workspaces, mounts, caches) are measured once.
+fn all_connections(ctx: &Ctx) -> Result<Status> {
+    let config = ctx.config()?;
+    let warnings = Warnings::new();
+    let runner = ctx.runner()?;
+    let local_podman = ctx.podman()?;
+    let connections = local_podman.connections()?;
+    if connections.is_empty() {
+        bail!("no podman connections are configured (add one with `podman system connection add NAME URI`)");
+    }
+    let (hosts, (dirs, caches_reclaimable)) = std::thread::scope(|s| {
+        let dirs = s.spawn(|| measure_dirs(&config, &warnings));
+        let hosts: Vec<_> = connections
+            .iter()
+            .map(|c| {
+                let (runner, config) = (&runner, &config);
+                s.spawn(move || {
+                    let podman =
+                        Podman::new(runner.clone(), &ctx.global.podman, Some(&c.name), None);
+                    let host_warnings = Warnings::new();
+                    let collected = collect(&podman, OVERVIEW_NEEDS, &host_warnings);
+                    let lines = host_warnings.to_vec();
+                    let (report, error, lines) = if collected.reachable {
+                        let none = projects::Dirs::default();
+                        (
+                            Some(engine_report(
+                                &collected.inventory,
+                                config,
+                                &none,
+                                0,
+                                lines.clone(),
+                            )),
+                            None,
+                            lines,
+                        )
+                    } else {
+                        // Every call failed the same way: one line for the host.
+                        let first = lines.first().cloned().unwrap_or_else(|| "no answer".into());
+                        let line = format!("unreachable at {}: {first}", c.uri);
+                        (None, Some(line.clone()), vec![line])
+                    };
+                    (
+                        HostSection {
+                            connection: c.name.clone(),
+                            uri: c.uri.clone(),
+                            report,
+                            error,
+                        },
+                        lines,
+                    )
+                })
+            })
+            .collect();
+        let hosts: Vec<_> = hosts
+            .into_iter()
+            .map(|h| h.join().expect("a host's collection does not panic"))
+            .collect();
+        (hosts, dirs.join().expect("directory walks do not panic"))
+    });
+    let mut sections = Vec::new();
+    for (section, lines) in hosts {
+        for l in lines {
+            warnings.push(format!("connection {}: {l}", section.connection));
+        }
+        sections.push(section);
+    }
+    let local = engine_report(
+        &Inventory::default(),
+        &config,
+        &dirs,
+        caches_reclaimable,
+        Vec::new(),
+    );
+    let report = MultiHostReport::new(sections, local, warnings.to_vec());
     print_warnings(&report.warnings);
     print(&if ctx.json() {
         to_json(&report)

@@ -149,6 +149,12 @@ impl Podman {
             .collect())
     }
 
+    /// `podman system connection list --format json`: the configured remote
+    /// connections.
+    pub fn connections(&self) -> Result<Vec<ConnectionEntry>, PodmanError> {
+        self.call_json(&["system", "connection", "list", "--format", "json"])
+    }
+
     /// `podman volume ls --format json`.
     pub fn volumes(&self) -> Result<Vec<VolumeEntry>, PodmanError> {
         self.call_json(&["volume", "ls", "--format", "json"])
@@ -277,6 +283,16 @@ pub struct VolumeEntry {
     pub mountpoint: String,
     #[serde(default, deserialize_with = "null_as_default")]
     pub labels: Labels,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ConnectionEntry {
+    pub name: String,
+    #[serde(rename = "URI", default)]
+    pub uri: String,
+    #[serde(default)]
+    pub default: bool,
 }
 
 #[derive(Debug, Deserialize)]

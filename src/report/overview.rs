@@ -144,6 +144,75 @@ pub fn bar(value: u64, max: u64, width: usize) -> String {
     "█".repeat(filled)
 }
 
+/// One host of `--all-connections`.
+#[derive(Debug, Serialize)]
+pub struct HostSection {
+    pub connection: String,
+    pub uri: String,
+    /// Engine rows only: workspaces and caches are local, in `local`.
+    pub report: Option<OverviewReport>,
+    /// Why this host has no report.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MultiHostReport {
+    pub schema: u32,
+    pub hosts: Vec<HostSection>,
+    /// This machine's workspaces, shared mounts and caches.
+    pub local: OverviewReport,
+    /// Sum of every host's total and the local total.
+    pub total_bytes: u64,
+    pub warnings: Vec<String>,
+}
+
+impl MultiHostReport {
+    pub fn new(hosts: Vec<HostSection>, local: OverviewReport, warnings: Vec<String>) -> Self {
+        let total_bytes = hosts
+            .iter()
+            .filter_map(|h| h.report.as_ref())
+            .map(|r| r.total_bytes)
+            .sum::<u64>()
+            + local.total_bytes;
+        MultiHostReport {
+            schema: SCHEMA,
+            hosts,
+            local,
+            total_bytes,
+            warnings,
+        }
+    }
+
+    pub fn table(&self, units: Units) -> String {
+        let mut out = String::new();
+        for h in &self.hosts {
+            out.push_str(&format!(
+                "== {} ({})
+",
+                super::sanitize(&h.connection),
+                super::sanitize(&h.uri)
+            ));
+            match (&h.report, &h.error) {
+                (Some(r), _) => out.push_str(&r.table(units)),
+                (None, Some(e)) => out.push_str(&format!(
+                    "error: {}
+",
+                    super::sanitize(e)
+                )),
+                (None, None) => {}
+            }
+            out.push('\n');
+        }
+        out.push_str("== local directories (workspaces, shared mounts, caches)\n");
+        out.push_str(&self.local.table(units));
+        out.push_str(&format!(
+            "\nGrand total: {}\n",
+            display(self.total_bytes, units)
+        ));
+        out
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct ProjectContainer {
     pub id: String,
