@@ -25,7 +25,9 @@ pub fn run(args: &crate::cli::CachesArgs, ctx: &Ctx) -> Result<Status> {
     } else {
         caches::discover::from_arguments(&args.paths)
     };
+    let spinner = ctx.progress("inspecting caches...");
     let reports = caches::inspect_all(&found);
+    drop(spinner);
     let (total, mut warnings) = caches::total_bytes(&reports);
     let mut failed = false;
     for r in &reports {
@@ -46,7 +48,7 @@ pub fn run(args: &crate::cli::CachesArgs, ctx: &Ctx) -> Result<Status> {
             warnings: &warnings,
         }))?;
     } else {
-        print(&render(&reports, total, ctx.units()))?;
+        ctx.print_table(&render(&reports, total, ctx.units()))?;
     }
     print_warnings(&warnings);
     // Missing blobs and nested caches are facts about the caches, not

@@ -17,15 +17,15 @@ pub fn run(args: &crate::cli::DuArgs, ctx: &Ctx) -> Result<Status> {
     let opts = WalkOptions {
         cross_file_systems: args.cross_file_systems,
     };
+    let spinner = ctx.progress("walking...");
     let usages = walk::measure(&args.paths, &opts);
+    drop(spinner);
     let report = DuReport::new(&args.paths, &usages);
     super::print_warnings(&report.warnings);
-    let text = if ctx.json() {
-        report::to_json(&report)
-    } else {
-        render_table(&report, ctx.units())
-    };
-    super::print(&text)?;
+    ctx.emit(
+        || report::to_json(&report),
+        || render_table(&report, ctx.units()),
+    )?;
     Ok(if report.paths.iter().any(|p| p.incomplete) {
         Status::Partial
     } else {

@@ -6,7 +6,7 @@ use podman_storage::report::engine::{ContainersView, DfReport, ImagesView, Volum
 use podman_storage::report::to_json;
 use podman_storage::{account, caches, Status, Warnings};
 
-use super::{print, print_warnings, Ctx};
+use super::{print_warnings, Ctx};
 
 /// Collects what the view needs. A view whose own list could not be had
 /// has nothing true to show, so that is fatal (`essential`); `df` instead
@@ -18,7 +18,9 @@ fn gather(
     essential: fn(&Failed) -> bool,
 ) -> Result<Collected> {
     let podman = ctx.podman()?;
+    let spinner = ctx.progress("measuring the store...");
     let collected = collect(&podman, needs, warnings);
+    drop(spinner);
     if !collected.reachable || essential(&collected.failed) {
         let lines = warnings.to_vec();
         bail!(
@@ -42,7 +44,7 @@ where
     F: FnOnce() -> String,
 {
     print_warnings(&warnings.to_vec());
-    print(&if ctx.json() { json() } else { table() })?;
+    ctx.emit(json, table)?;
     Ok(warnings.status())
 }
 

@@ -11,6 +11,7 @@ mod shell_init;
 
 use std::io::Write;
 
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
@@ -20,7 +21,7 @@ use podman_storage::runner::Runner;
 use podman_storage::size::Units;
 use podman_storage::Status;
 
-use crate::cli::{Cli, Command, Format, GlobalArgs, PruneCommand};
+use crate::cli::{Cli, ColorChoice, Command, Format, GlobalArgs, PruneCommand};
 
 /// What every subcommand needs besides its own arguments.
 pub struct Ctx {
@@ -98,6 +99,62 @@ pub fn run(cli: Cli) -> Result<Status> {
         Command::Du(args) => du::run(&args, &ctx),
         Command::Caches(args) => caches::run(&args, &ctx),
         Command::Prune(PruneCommand::Caches(args)) => prune::run(&args, &ctx),
+    }
+}
+
+impl Ctx {
+    /// Colors on stdout: `--color`, else a terminal without `NO_COLOR`.
+    pub fn color(&self) -> bool {
+        match self.global.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::io::stdout().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
+
+    /// Prints a view: JSON as is, a table painted when colors are on.
+    pub fn emit(
+        &self,
+        json: impl FnOnce() -> String,
+        table: impl FnOnce() -> String,
+    ) -> Result<()> {
+        if self.json() {
+            print(&json())
+        } else {
+            self.print_table(&table())
+        }
+    }
+
+    pub fn print_table(&self, table: &str) -> Result<()> {
+        if self.color() {
+            print(&podman_storage::report::paint(table))
+        } else {
+            print(table)
+        }
+    }
+
+    /// A spinner on stderr for a step that can take a while; only on a
+    /// terminal, never with `--no-progress`. It clears itself when dropped.
+    pub fn progress(&self, message: &'static str) -> Option<Spinner> {
+        if self.global.no_progress || !std::io::stderr().is_terminal() {
+            return None;
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_message(message);
+        bar.enable_steady_tick(Duration::from_millis(100));
+        Some(Spinner(bar))
+    }
+}
+
+/// Clears its spinner on drop, so an error message never lands mid-line.
+pub struct Spinner(indicatif::ProgressBar);
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
     }
 }
 

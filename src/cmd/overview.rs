@@ -13,7 +13,7 @@ use podman_storage::report::overview::{
 use podman_storage::report::{to_json, SCHEMA};
 use podman_storage::{account, caches, dirs, Status, Warnings};
 
-use super::{print, print_warnings, Ctx};
+use super::{print_warnings, Ctx};
 
 /// The overview never asks podman for per-container sizes: that is the slow
 /// part of `podman system df`, and the detail view has it.
@@ -32,6 +32,7 @@ pub fn overview(ctx: &Ctx) -> Result<Status> {
     let config = ctx.config()?;
     let warnings = Warnings::new();
     let podman = ctx.podman()?;
+    let spinner = ctx.progress("measuring the store, workspaces and caches...");
     let (collected, (dirs, caches_reclaimable)) = std::thread::scope(|s| {
         let dirs = s.spawn(|| measure_dirs(&config, &warnings));
         let collected = collect(&podman, OVERVIEW_NEEDS, &warnings);
@@ -40,6 +41,7 @@ pub fn overview(ctx: &Ctx) -> Result<Status> {
             dirs.join().expect("directory walks do not panic"),
         )
     });
+    drop(spinner);
     let report = engine_report(
         &collected.inventory,
         &config,
@@ -48,11 +50,7 @@ pub fn overview(ctx: &Ctx) -> Result<Status> {
         warnings.to_vec(),
     );
     print_warnings(&report.warnings);
-    print(&if ctx.json() {
-        to_json(&report)
-    } else {
-        report.table(ctx.units())
-    })?;
+    ctx.emit(|| to_json(&report), || report.table(ctx.units()))?;
     Ok(warnings.status())
 }
 
@@ -92,6 +90,7 @@ fn all_connections(ctx: &Ctx) -> Result<Status> {
     if connections.is_empty() {
         bail!("no podman connections are configured (add one with `podman system connection add NAME URI`)");
     }
+    let spinner = ctx.progress("asking every connection...");
     let (hosts, (dirs, caches_reclaimable)) = std::thread::scope(|s| {
         let dirs = s.spawn(|| measure_dirs(&config, &warnings));
         let hosts: Vec<_> = connections
@@ -141,6 +140,7 @@ fn all_connections(ctx: &Ctx) -> Result<Status> {
             .collect();
         (hosts, dirs.join().expect("directory walks do not panic"))
     });
+    drop(spinner);
     let mut sections = Vec::new();
     for (section, lines) in hosts {
         for l in lines {
@@ -157,11 +157,7 @@ fn all_connections(ctx: &Ctx) -> Result<Status> {
     );
     let report = MultiHostReport::new(sections, local, warnings.to_vec());
     print_warnings(&report.warnings);
-    print(&if ctx.json() {
-        to_json(&report)
-    } else {
-        report.table(ctx.units())
-    })?;
+    ctx.emit(|| to_json(&report), || report.table(ctx.units()))?;
     Ok(warnings.status())
 }
 
@@ -200,10 +196,12 @@ pub fn project(ctx: &Ctx, id: &str) -> Result<Status> {
     let config = ctx.config()?;
     let warnings = Warnings::new();
     let podman = ctx.podman()?;
+    let spinner = ctx.progress("measuring the project...");
     let collected = collect(&podman, OVERVIEW_NEEDS, &warnings);
     let inv = &collected.inventory;
     let attr = projects::attribute(inv, &config);
     if !attr.projects.contains(id) {
+        drop(spinner);
         let known: Vec<&str> = attr.projects.iter().map(String::as_str).collect();
         print_warnings(&warnings.to_vec());
         bail!(
@@ -241,6 +239,7 @@ pub fn project(ctx: &Ctx, id: &str) -> Result<Status> {
         Default::default()
     });
 
+    drop(spinner);
     let usage = account::images(inv);
     let images: Vec<_> = usage
         .images
@@ -305,10 +304,6 @@ pub fn project(ctx: &Ctx, id: &str) -> Result<Status> {
         warnings: warnings.to_vec(),
     };
     print_warnings(&report.warnings);
-    print(&if ctx.json() {
-        to_json(&report)
-    } else {
-        report.table(ctx.units())
-    })?;
+    ctx.emit(|| to_json(&report), || report.table(ctx.units()))?;
     Ok(warnings.status())
 }

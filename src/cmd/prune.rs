@@ -71,7 +71,7 @@ pub fn run(args: &crate::cli::PruneCachesArgs, ctx: &Ctx) -> Result<Status> {
             warnings: &warnings,
         }))?;
     } else {
-        print(&render(&reports, ctx.units()))?;
+        ctx.print_table(&render(&reports, ctx.units()))?;
     }
     print_warnings(&warnings);
     Ok(if warnings.is_empty() {

@@ -40,3 +40,72 @@ mod tests {
         assert_eq!(sanitize("plain-name_1"), "plain-name_1");
     }
 }
+
+/// Colors a rendered table for a terminal: the header bold, totals bold,
+/// synthetic rows (`(shared)`, `(global)`, ...) dim, bars cyan. Applied after
+/// layout, so escape codes never shift columns; cells were sanitized before,
+/// so the only escapes in the output are these.
+pub fn paint(table: &str) -> String {
+    const BOLD: &str = "\x1b[1m";
+    const DIM: &str = "\x1b[2m";
+    const CYAN: &str = "\x1b[36m";
+    const RESET: &str = "\x1b[0m";
+    let mut out = String::with_capacity(table.len() + 64);
+    let mut header_next = true;
+    for line in table.split_inclusive('\n') {
+        let (body, nl) = line.strip_suffix('\n').map_or((line, ""), |b| (b, "\n"));
+        let trimmed = body.trim_start();
+        let bar = body.find('█');
+        let styled = if body.is_empty() {
+            header_next = true;
+            String::new()
+        } else if header_next && body.chars().any(|c| c.is_ascii_uppercase()) && !body.contains('█')
+        {
+            header_next = false;
+            format!("{BOLD}{body}{RESET}")
+        } else if trimmed.starts_with("Total")
+            || trimmed.starts_with("TOTAL")
+            || trimmed.starts_with("Grand total")
+        {
+            format!("{BOLD}{body}{RESET}")
+        } else {
+            let (text, bars) = match bar {
+                Some(i) => body.split_at(i),
+                None => (body, ""),
+            };
+            let text = if trimmed.starts_with('(') {
+                format!("{DIM}{text}{RESET}")
+            } else {
+                text.to_string()
+            };
+            if bars.is_empty() {
+                text
+            } else {
+                format!("{text}{CYAN}{bars}{RESET}")
+            }
+        };
+        out.push_str(&styled);
+        out.push_str(nl);
+    }
+    out
+}
+
+#[cfg(test)]
+mod paint_tests {
+    use super::paint;
+
+    #[test]
+    fn paints_header_totals_synthetic_rows_and_bars() {
+        let t = "NAME  SIZE\nweb   1 B  ██\n(shared)  2 B\nTotal  3 B\n";
+        let p = paint(t);
+        assert!(p.starts_with("\x1b[1mNAME  SIZE\x1b[0m\n"), "{p:?}");
+        assert!(p.contains("web   1 B  \x1b[36m██\x1b[0m"), "{p:?}");
+        assert!(p.contains("\x1b[2m(shared)  2 B\x1b[0m"), "{p:?}");
+        assert!(p.contains("\x1b[1mTotal  3 B\x1b[0m"), "{p:?}");
+        // Stripping the escapes gives back the table.
+        let plain = regex::Regex::new("\x1b\\[[0-9;]*m")
+            .unwrap()
+            .replace_all(&p, "");
+        assert_eq!(plain, t);
+    }
+}
