@@ -6,9 +6,10 @@ use podman_storage::engine::collect::{collect, Needs};
 use podman_storage::engine::podman::Podman;
 use podman_storage::engine::Inventory;
 use podman_storage::projects::{self, MeasuredDir, RowId};
+use podman_storage::report::engine::ContainerRow;
 use podman_storage::report::overview::{
-    DirEntry, GlobalSection, HostSection, MultiHostReport, OverviewReport, ProjectContainer,
-    ProjectReport, ProjectVolume,
+    DirEntry, GlobalSection, HostSection, MultiHostReport, OverviewReport, ProjectReport,
+    ProjectVolume,
 };
 use podman_storage::report::{to_json, SCHEMA};
 use podman_storage::{account, caches, dirs, Status, Warnings};
@@ -197,7 +198,14 @@ pub fn project(ctx: &Ctx, id: &str) -> Result<Status> {
     let warnings = Warnings::new();
     let podman = ctx.podman()?;
     let spinner = ctx.progress("measuring the project...");
-    let collected = collect(&podman, OVERVIEW_NEEDS, &warnings);
+    // Locally, writable layers are walked with everything else (no podman
+    // call); otherwise one `ps --size` for just this project's containers.
+    let local = podman.reads_store();
+    let needs = Needs {
+        container_sizes: local,
+        ..OVERVIEW_NEEDS
+    };
+    let collected = collect(&podman, needs, &warnings);
     let inv = &collected.inventory;
     let attr = projects::attribute(inv, &config);
     if !attr.projects.contains(id) {
@@ -231,7 +239,15 @@ pub fn project(ctx: &Ctx, id: &str) -> Result<Status> {
     };
     let (sizes, dirs) = std::thread::scope(|s| {
         let dirs = s.spawn(|| dirs::measure(&project_config, &[], &warnings));
-        let sizes = podman.container_sizes(&ids);
+        let sizes = if local {
+            Ok(inv
+                .containers
+                .iter()
+                .filter_map(|c| Some((c.id.clone(), c.rw_bytes?)))
+                .collect())
+        } else {
+            podman.container_sizes(&ids)
+        };
         (sizes, dirs.join().expect("directory walks do not panic"))
     });
     let sizes = sizes.unwrap_or_else(|e| {
@@ -261,16 +277,13 @@ pub fn project(ctx: &Ctx, id: &str) -> Result<Status> {
             .filter(|(_, o)| o.row == row)
             .map(|(i, _)| i.metadata_bytes)
             .sum::<u64>();
-    let containers: Vec<ProjectContainer> = mine
+    let containers: Vec<ContainerRow> = mine
         .iter()
         .map(|i| {
             let c = &inv.containers[*i];
-            ProjectContainer {
-                id: c.id.clone(),
-                name: c.name.clone(),
-                image: c.image.clone(),
-                state: c.state.as_str().to_string(),
+            ContainerRow {
                 rw_bytes: sizes.get(&c.id).copied(),
+                ..ContainerRow::new(c)
             }
         })
         .collect();

@@ -207,19 +207,22 @@ pub struct ContainersView {
     pub warnings: Vec<String>,
 }
 
+impl ContainerRow {
+    pub fn new(c: &Container) -> Self {
+        ContainerRow {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            image: c.image.clone(),
+            state: c.state.as_str().to_string(),
+            pod: c.pod.clone(),
+            rw_bytes: c.rw_bytes,
+        }
+    }
+}
+
 impl ContainersView {
     pub fn new(containers: &[Container], warnings: Vec<String>) -> Self {
-        let rows: Vec<ContainerRow> = containers
-            .iter()
-            .map(|c| ContainerRow {
-                id: c.id.clone(),
-                name: c.name.clone(),
-                image: c.image.clone(),
-                state: c.state.as_str().to_string(),
-                pod: c.pod.clone(),
-                rw_bytes: c.rw_bytes,
-            })
-            .collect();
+        let rows: Vec<ContainerRow> = containers.iter().map(ContainerRow::new).collect();
         ContainersView {
             schema: SCHEMA,
             total_bytes: rows.iter().filter_map(|r| r.rw_bytes).sum(),

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::engine::ContainerRow;
 use super::table::{Align, Table};
 use super::SCHEMA;
 use crate::account::ImageUsage;
@@ -214,15 +215,6 @@ impl MultiHostReport {
 }
 
 #[derive(Debug, Serialize)]
-pub struct ProjectContainer {
-    pub id: String,
-    pub name: String,
-    pub image: String,
-    pub state: String,
-    pub rw_bytes: Option<u64>,
-}
-
-#[derive(Debug, Serialize)]
 pub struct ProjectVolume {
     pub name: String,
     pub bytes: Option<u64>,
@@ -236,7 +228,7 @@ pub struct ProjectReport {
     pub images: Vec<ImageUsage>,
     /// Image-layer bytes attributed to the project (its unique layers).
     pub images_bytes: u64,
-    pub containers: Vec<ProjectContainer>,
+    pub containers: Vec<ContainerRow>,
     pub containers_bytes: u64,
     pub workspaces: Vec<DirEntry>,
     pub workspaces_bytes: u64,
