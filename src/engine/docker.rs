@@ -241,7 +241,12 @@ impl Docker {
             let containers = want_containers.then(|| s.spawn(|| self.containers()));
             let volumes = needs.volumes.then(|| s.spawn(|| self.volumes()));
             let dangling = needs.volumes.then(|| s.spawn(|| self.dangling_volumes()));
-            (join(images), join(containers), join(volumes), join(dangling))
+            (
+                join(images),
+                join(containers),
+                join(volumes),
+                join(dangling),
+            )
         });
         let mut out = Collected {
             reachable: [
@@ -394,8 +399,10 @@ pub fn normalize_id(id: &str) -> String {
 }
 
 static CANNOT_CONNECT: Lazy<Regex> = Lazy::new(|| {
-    Regex::new(r"(?i)cannot connect to the docker daemon at (\S+?)\.?\s+is the docker daemon running")
-        .unwrap()
+    Regex::new(
+        r"(?i)cannot connect to the docker daemon at (\S+?)\.?\s+is the docker daemon running",
+    )
+    .unwrap()
 });
 static PERMISSION: Lazy<Regex> = Lazy::new(|| {
     Regex::new(
@@ -922,7 +929,11 @@ mod tests {
         let r = resolve_images(&lines, None);
         assert!(r.approximate);
         assert_eq!(r.images.len(), 4);
-        let app1 = r.images.iter().find(|i| i.names == ["local/app1:1"]).unwrap();
+        let app1 = r
+            .images
+            .iter()
+            .find(|i| i.names == ["local/app1:1"])
+            .unwrap();
         assert_eq!(r.layers[&app1.layers[0]].bytes, 7_380_000);
     }
 
@@ -1038,7 +1049,9 @@ mod tests {
         let path = dir.join("docker");
         std::fs::write(
             &path,
-            format!("#!/bin/sh\nprintf '%s' '{stdout}'\nprintf '%s\\n' '{stderr}' >&2\nexit {code}\n"),
+            format!(
+                "#!/bin/sh\nprintf '%s' '{stdout}'\nprintf '%s\\n' '{stderr}' >&2\nexit {code}\n"
+            ),
         )
         .unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -1070,7 +1083,9 @@ mod tests {
         );
         assert!(c.failed.images);
         assert!(
-            w.to_vec().iter().any(|l| l.contains("images -a --no-trunc")),
+            w.to_vec()
+                .iter()
+                .any(|l| l.contains("images -a --no-trunc")),
             "{:?}",
             w.to_vec()
         );
