@@ -511,6 +511,7 @@ fn unreachable_daemon_is_one_line_naming_the_socket() {
         None,
     );
     let (c, warnings) = collect(&docker);
+    eprintln!("{warnings:?}");
     assert!(!c.reachable);
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(

@@ -54,8 +54,8 @@ pub enum DockerError {
     #[error(transparent)]
     Run(#[from] RunError),
     #[error(
-        "the docker daemon at {endpoint} is unreachable: {reason} \
-         (DOCKER_HOST, -H or --context select another daemon); `{argv}` failed"
+        "the docker daemon at {endpoint} is unreachable: {reason}; \
+         DOCKER_HOST, -H or --context select another daemon (`{argv}` failed)"
     )]
     Unreachable {
         endpoint: String,
@@ -302,7 +302,7 @@ impl Docker {
         if let Some(lines) = &images {
             let details = failures.take_or(
                 image_details,
-                "image sizes are docker's rounded figures and shared layers count once per image",
+                "each image counts whole at its rounded listed size, shared layers once per image using them",
             );
             let resolved = resolve_images(lines, details.as_deref());
             out.approximate_layers = resolved.approximate;
@@ -415,7 +415,10 @@ static PERMISSION: Lazy<Regex> = Lazy::new(|| {
 /// endpoint it names, if any, and why it failed.
 pub fn daemon_unreachable(stderr: &str) -> Option<(Option<String>, String)> {
     if let Some(c) = CANNOT_CONNECT.captures(stderr) {
-        return Some((Some(c[1].to_string()), "nothing answers there".into()));
+        return Some((
+            Some(c[1].to_string()),
+            "nothing answers there (is dockerd running?)".into(),
+        ));
     }
     if let Some(c) = PERMISSION.captures(stderr) {
         return Some((
