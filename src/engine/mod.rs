@@ -2,6 +2,7 @@
 //! volumes exist, with exact byte counts. Sources never print and never decide.
 
 pub mod collect;
+pub mod docker;
 pub mod libpod_db;
 pub mod local;
 pub mod podman;
