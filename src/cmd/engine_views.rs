@@ -1,7 +1,7 @@
 //! `df`, `images`, `containers`, `volumes`: one engine, its views.
 
 use anyhow::{bail, Result};
-use podman_storage::engine::collect::{collect, Collected, Failed, Needs};
+use podman_storage::engine::collect::{Collected, Failed, Needs};
 use podman_storage::report::engine::{ContainersView, DfReport, ImagesView, VolumesView};
 use podman_storage::report::to_json;
 use podman_storage::{account, caches, Status, Warnings};
@@ -17,9 +17,9 @@ fn gather(
     warnings: &Warnings,
     essential: fn(&Failed) -> bool,
 ) -> Result<Collected> {
-    let podman = ctx.podman()?;
+    let engine = ctx.engine()?;
     let spinner = ctx.progress("measuring the store...");
-    let collected = collect(&podman, needs, warnings);
+    let collected = engine.collect(needs, warnings);
     drop(spinner);
     if !collected.reachable || essential(&collected.failed) {
         let lines = warnings.to_vec();

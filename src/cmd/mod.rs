@@ -16,12 +16,14 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use podman_storage::config::Config;
+use podman_storage::engine::docker::Docker;
 use podman_storage::engine::podman::Podman;
+use podman_storage::engine::Engine;
 use podman_storage::runner::Runner;
 use podman_storage::size::Units;
 use podman_storage::Status;
 
-use crate::cli::{Cli, ColorChoice, Command, Format, GlobalArgs, PruneCommand};
+use crate::cli::{Cli, ColorChoice, Command, EngineChoice, Format, GlobalArgs, PruneCommand};
 
 /// What every subcommand needs besides its own arguments.
 pub struct Ctx {
@@ -69,6 +71,33 @@ impl Ctx {
             self.global.url.as_deref(),
         )
         .cli_only(self.global.cli_only))
+    }
+
+    /// The engine to report on: `--engine`, or podman when it is installed
+    /// (or replaying), else docker when only docker is, never podman's own
+    /// docker shim (it would be the same store twice).
+    pub fn engine(&self) -> Result<Engine> {
+        let docker = || -> Result<Engine> {
+            Ok(Engine::Docker(Docker::new(
+                self.runner()?,
+                &self.global.docker,
+                self.global.url.as_deref(),
+                self.global.connection.as_deref(),
+            )))
+        };
+        match self.global.engine {
+            EngineChoice::Podman => Ok(Engine::Podman(self.podman()?)),
+            EngineChoice::Docker => docker(),
+            EngineChoice::Auto => {
+                let podman_found = which::which(&self.global.podman).is_ok();
+                if podman_found || self.global.replay.is_some() || !real_docker(&self.global.docker)
+                {
+                    Ok(Engine::Podman(self.podman()?))
+                } else {
+                    docker()
+                }
+            }
+        }
     }
 
     /// The config file; a missing default file is an empty config.
@@ -156,6 +185,20 @@ impl Drop for Spinner {
     fn drop(&mut self) {
         self.0.finish_and_clear();
     }
+}
+
+/// A docker CLI that is not podman's `docker` shim (podman-docker).
+fn real_docker(binary: &str) -> bool {
+    which::which(binary).is_ok()
+        && std::process::Command::new(binary)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| {
+                o.status.success()
+                    && !String::from_utf8_lossy(&o.stdout)
+                        .to_lowercase()
+                        .starts_with("podman")
+            })
 }
 
 /// Writes a rendered report to stdout; a closed pipe surfaces as an error the

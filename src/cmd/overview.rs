@@ -32,11 +32,11 @@ pub fn overview(ctx: &Ctx) -> Result<Status> {
     }
     let config = ctx.config()?;
     let warnings = Warnings::new();
-    let podman = ctx.podman()?;
+    let engine = ctx.engine()?;
     let spinner = ctx.progress("measuring the store, workspaces and caches...");
     let (collected, (dirs, caches_reclaimable)) = std::thread::scope(|s| {
         let dirs = s.spawn(|| measure_dirs(&config, &warnings));
-        let collected = collect(&podman, OVERVIEW_NEEDS, &warnings);
+        let collected = engine.collect(OVERVIEW_NEEDS, &warnings);
         (
             collected,
             dirs.join().expect("directory walks do not panic"),
@@ -83,6 +83,9 @@ fn engine_report(
 /// each; a host that fails or times out is one line and the others report.
 /// The local directories (workspaces, mounts, caches) are measured once.
 fn all_connections(ctx: &Ctx) -> Result<Status> {
+    if ctx.global.engine == crate::cli::EngineChoice::Docker {
+        bail!("--all-connections reads podman's connections; with docker, run once per --context");
+    }
     let config = ctx.config()?;
     let warnings = Warnings::new();
     let runner = ctx.runner()?;
@@ -196,16 +199,16 @@ fn dir_entry(d: &projects::MeasuredDir) -> DirEntry {
 pub fn project(ctx: &Ctx, id: &str) -> Result<Status> {
     let config = ctx.config()?;
     let warnings = Warnings::new();
-    let podman = ctx.podman()?;
+    let engine = ctx.engine()?;
     let spinner = ctx.progress("measuring the project...");
     // Locally, writable layers are walked with everything else (no podman
     // call); otherwise one `ps --size` for just this project's containers.
-    let local = podman.reads_store();
+    let local = engine.reads_store();
     let needs = Needs {
         container_sizes: local,
         ..OVERVIEW_NEEDS
     };
-    let collected = collect(&podman, needs, &warnings);
+    let collected = engine.collect(needs, &warnings);
     let inv = &collected.inventory;
     let attr = projects::attribute(inv, &config);
     if !attr.projects.contains(id) {
@@ -246,7 +249,7 @@ pub fn project(ctx: &Ctx, id: &str) -> Result<Status> {
                 .filter_map(|c| Some((c.id.clone(), c.rw_bytes?)))
                 .collect())
         } else {
-            podman.container_sizes(&ids)
+            engine.container_sizes(&ids)
         };
         (sizes, dirs.join().expect("directory walks do not panic"))
     });

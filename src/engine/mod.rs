@@ -172,3 +172,47 @@ mod tests {
         assert_eq!(repository_of("app"), "app");
     }
 }
+
+/// The engine a report is about.
+#[derive(Debug, Clone)]
+pub enum Engine {
+    Podman(podman::Podman),
+    Docker(docker::Docker),
+}
+
+impl Engine {
+    pub fn collect(&self, needs: collect::Needs, warnings: &crate::Warnings) -> collect::Collected {
+        match self {
+            Engine::Podman(p) => collect::collect(p, needs, warnings),
+            Engine::Docker(d) => {
+                let mut c = d.collect(needs, warnings);
+                c.inventory
+                    .containers
+                    .sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+                c.inventory.volumes.sort_by(|a, b| a.name.cmp(&b.name));
+                c
+            }
+        }
+    }
+
+    /// True when writable layers come with the inventory (the local podman
+    /// store, walked); otherwise [`Self::container_sizes`] asks the engine.
+    pub fn reads_store(&self) -> bool {
+        matches!(self, Engine::Podman(p) if p.reads_store())
+    }
+
+    /// Writable-layer bytes of just these containers, in one engine call.
+    pub fn container_sizes(&self, ids: &[String]) -> Result<BTreeMap<String, u64>, String> {
+        match self {
+            Engine::Podman(p) => p.container_sizes(ids).map_err(|e| e.to_string()),
+            Engine::Docker(d) => d
+                .container_details(ids, true)
+                .map(|cs| {
+                    cs.into_iter()
+                        .filter_map(|c| Some((c.id, c.size_rw?.max(0) as u64)))
+                        .collect()
+                })
+                .map_err(|e| e.to_string()),
+        }
+    }
+}
