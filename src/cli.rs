@@ -95,16 +95,16 @@ pub struct GlobalArgs {
     )]
     pub docker: String,
 
-    /// Podman binary to run.
+    /// Podman binary to run [default: podman]. Naming one also means
+    /// `--engine auto` picks podman.
     #[arg(
         long,
         global = true,
         env = "PODMAN_STORAGE_PODMAN",
-        default_value = "podman",
         value_name = "PATH",
         help_heading = "Engine"
     )]
-    pub podman: String,
+    pub podman: Option<String>,
 
     /// Ask podman for everything instead of reading the local store's files
     /// and database (slower; what a remote connection does).

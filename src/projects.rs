@@ -518,6 +518,26 @@ mod tests {
     }
 
     #[test]
+    fn pods_name_projects_and_labels_win_over_pods() {
+        let mut inv = two_projects();
+        inv.pods.push(crate::engine::Pod {
+            id: "pod1".into(),
+            name: "Shop API".into(),
+            labels: Default::default(),
+        });
+        let mut c = ctr("base", &[]);
+        c.pod = Some("pod1".into());
+        inv.containers.push(c);
+        let mut labelled = ctr("base", &[("com.docker.compose.project", "alpha")]);
+        labelled.pod = Some("pod1".into());
+        inv.containers.push(labelled);
+        let attr = attribute(&inv, &Config::default());
+        assert_eq!(attr.containers[2].as_deref(), Some("shop-api"));
+        assert_eq!(attr.containers[3].as_deref(), Some("alpha"));
+        assert!(attr.projects.contains("shop-api"));
+    }
+
+    #[test]
     fn normalizes_ids_like_compose() {
         assert_eq!(normalize_id("My App").as_deref(), Some("my-app"));
         assert_eq!(normalize_id("--x").as_deref(), Some("x"));

@@ -136,3 +136,60 @@ fn unreachable_daemon_is_one_line_and_the_rest_is_reported() {
         .unwrap();
     assert!(p["workspaces_bytes"].as_u64().unwrap() >= 5000);
 }
+
+#[test]
+#[ignore = "needs the docker CLI"]
+fn auto_picks_docker_only_when_podman_is_absent() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let docker = which_docker();
+    let conf = dir.path().join("storage.conf");
+    std::fs::write(
+        &conf,
+        format!("[storage]\ngraphroot = \"{}/root\"\n", dir.path().display()),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&docker, bin.join("docker")).unwrap();
+    let run = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_podman-storage"))
+            .env("PATH", &bin)
+            .env("DOCKER_HOST", "unix:///nonexistent/auto.sock")
+            // An empty store: nothing local to read instead of asking podman.
+            .env("CONTAINERS_STORAGE_CONF", &conf)
+            .env_remove("PODMAN_STORAGE_PODMAN")
+            .env_remove("PODMAN_STORAGE_ENGINE")
+            .args(extra)
+            .arg("images")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        (out.status.code(), text)
+    };
+    // No podman on PATH, a real docker: docker is asked.
+    let (code, err) = run(&[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("docker daemon at unix:///nonexistent/auto.sock"),
+        "{err}"
+    );
+    // Naming podman means podman, found or not.
+    let (code, err) = run(&["--podman", "/nonexistent/podman"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("could not find `/nonexistent/podman`"),
+        "{err}"
+    );
+}
+
+fn which_docker() -> std::path::PathBuf {
+    let out = Command::new("sh")
+        .args(["-c", "command -v docker"])
+        .output()
+        .unwrap();
+    std::path::PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}

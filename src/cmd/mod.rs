@@ -50,7 +50,7 @@ impl Ctx {
         let runner = self.runner()?;
         if let Some(name) = &self.global.connection {
             // podman's own message for a wrong name does not say which exist.
-            let local = Podman::new(runner.clone(), &self.global.podman, None, None);
+            let local = Podman::new(runner.clone(), self.podman_binary(), None, None);
             let known = local.connections()?;
             if !known.iter().any(|c| &c.name == name) {
                 let names: Vec<&str> = known.iter().map(|c| c.name.as_str()).collect();
@@ -66,11 +66,15 @@ impl Ctx {
         }
         Ok(Podman::new(
             runner,
-            &self.global.podman,
+            self.podman_binary(),
             self.global.connection.as_deref(),
             self.global.url.as_deref(),
         )
         .cli_only(self.global.cli_only))
+    }
+
+    pub fn podman_binary(&self) -> &str {
+        self.global.podman.as_deref().unwrap_or("podman")
     }
 
     /// The engine to report on: `--engine`, or podman when it is installed
@@ -89,8 +93,11 @@ impl Ctx {
             EngineChoice::Podman => Ok(Engine::Podman(self.podman()?)),
             EngineChoice::Docker => docker(),
             EngineChoice::Auto => {
-                let podman_found = which::which(&self.global.podman).is_ok();
-                if podman_found || self.global.replay.is_some() || !real_docker(&self.global.docker)
+                // Naming a podman binary chooses podman, found or not.
+                let podman_chosen = self.global.podman.is_some() || which::which("podman").is_ok();
+                if podman_chosen
+                    || self.global.replay.is_some()
+                    || !real_docker(&self.global.docker)
                 {
                     Ok(Engine::Podman(self.podman()?))
                 } else {

@@ -103,7 +103,7 @@ fn all_connections(ctx: &Ctx) -> Result<Status> {
                 let (runner, config) = (&runner, &config);
                 s.spawn(move || {
                     let podman =
-                        Podman::new(runner.clone(), &ctx.global.podman, Some(&c.name), None);
+                        Podman::new(runner.clone(), ctx.podman_binary(), Some(&c.name), None);
                     let host_warnings = Warnings::new();
                     let collected = collect(&podman, OVERVIEW_NEEDS, &host_warnings);
                     let lines = host_warnings.to_vec();
