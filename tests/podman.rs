@@ -212,7 +212,7 @@ fn remote_path_agrees_with_the_local_store() {
 fn local_store_and_podman_cli_give_identical_reports() {
     // The fast path reads the store's files and libpod's database; the
     // reference path asks podman. Every view must be byte-identical.
-    for scenario in ["base-derived", "volumes-dangling"] {
+    for scenario in ["base-derived", "volumes-dangling", "intermediates"] {
         let store = Store::build(scenario);
         for view in [
             &["df"][..],
@@ -225,6 +225,29 @@ fn local_store_and_podman_cli_give_identical_reports() {
             let mut cli = vec!["--cli-only"];
             cli.extend_from_slice(view);
             assert_eq!(local, store.json(&cli), "{scenario} {view:?}");
+        }
+        if scenario == "intermediates" {
+            // Build steps never make a layer look shared.
+            let v = store.json(&["images"]);
+            let multi = v["images"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["names"][0] == "localhost/multi:1")
+                .unwrap();
+            assert!(
+                multi["unique_bytes"].as_u64().unwrap() >= 500_000,
+                "{multi}"
+            );
+            assert!(
+                v["images"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|i| i["intermediate"] == true)
+                    .count()
+                    >= 2
+            );
         }
     }
 }

@@ -5,7 +5,8 @@
 #   tests/scenarios/build.sh SCENARIO DIR
 #
 # prints the `export CONTAINERS_STORAGE_CONF=...` line that selects the store.
-# Scenarios: empty, one-image, base-derived, volumes-dangling, projects, many.
+# Scenarios: empty, one-image, base-derived, volumes-dangling, intermediates,
+# projects, many.
 # Needs podman, runc and a static busybox (apt-get install -y busybox-static).
 set -euo pipefail
 scenario=$1
@@ -79,6 +80,16 @@ case "$scenario" in
     podman volume create spare >/dev/null
     "${run[@]}" --name filler -v data:/data localhost/tool:1 sh -c 'head -c 1200000 /dev/urandom > /data/blob' >/dev/null
     "${run[@]}" --rm -v spare:/spare localhost/base:1 sh -c 'head -c 300000 /dev/urandom > /spare/x' >/dev/null ;;
+  intermediates)
+    # A multi-step build: podman keeps a nameless image per step (one of
+    # them an empty-layer LABEL step sharing its parent's top layer).
+    base localhost/base:1 1000
+    work="$dir/ctx-multi"; mkdir -p "$work"
+    head -c 300000 /dev/urandom > "$work/a"; head -c 200000 /dev/urandom > "$work/b"
+    printf 'FROM localhost/base:1\nLABEL step=1\nCOPY a /a\nRUN ["/bin/busybox", "true"]\nCOPY b /b\n' > "$work/Containerfile"
+    podman build -q -t localhost/multi:1 "$work" >/dev/null
+    podman create --name user localhost/multi:1 true >/dev/null
+    rm -rf "$work" ;;
   projects)
     # Two podman-compose projects built on one base, each with a volume
     # holding data, plus a volume left behind by a project that is gone.
