@@ -300,8 +300,33 @@ fn prune_whole(
         return;
     }
     match swap_for_empty(parent.as_fd(), parent_path, name, root) {
-        Ok(aside) => tally.remove_tree(parent.as_fd(), &aside, &parent_path.join(&aside)),
+        Ok(aside) => remove_aside(parent.as_fd(), &aside, &parent_path.join(&aside), tally),
         Err(e) => tally.errors.push(format!("{}: {e}", shown.display())),
+    }
+}
+
+/// Rounds of emptying a swapped-out cache before giving up on it.
+const ASIDE_ROUNDS: usize = 3;
+
+/// Removes a swapped-out cache. A writer whose lookup of the cache path
+/// came just before the swap can still create a file in the aside while it
+/// is being emptied, and the final rmdir then fails (`ENOTEMPTY`): so look
+/// again, a few rounds, keeping only the last round's errors. (A pull in
+/// progress made a prune exit 1 and leave its aside behind.)
+fn remove_aside(parent: BorrowedFd<'_>, aside: &OsStr, path: &Path, tally: &mut Tally) {
+    for round in 1..=ASIDE_ROUNDS {
+        let mut this = Tally::default();
+        this.remove_tree(parent, aside, path);
+        tally.bytes = tally.bytes.saturating_add(this.bytes);
+        tally.files += this.files;
+        let gone = matches!(
+            rfs::statat(parent, aside, rfs::AtFlags::SYMLINK_NOFOLLOW),
+            Err(Errno::NOENT)
+        );
+        if gone || round == ASIDE_ROUNDS {
+            tally.errors.extend(this.errors);
+            return;
+        }
     }
 }
 
