@@ -542,7 +542,12 @@ impl Compiler<'_> {
         });
         let unexpanded = after_home.unwrap_or(text);
         if let Some(i) = unexpanded.find('$') {
-            let var: String = unexpanded[i..].chars().take_while(|c| *c != '/').collect();
+            // Up to the next `/`, and never past a control character: the
+            // message is one line (a TOML string can hold "\n").
+            let var: String = unexpanded[i..]
+                .chars()
+                .take_while(|c| *c != '/' && !c.is_control())
+                .collect();
             return Err(format!(
                 "{var} is not expanded: only a leading ~ or $HOME is"
             ));

@@ -1806,3 +1806,20 @@ fn regression_store_big_data_sizes_past_u64() {
     .unwrap();
     assert_eq!(snap.images["i1"].metadata_bytes, u64::MAX);
 }
+
+/// `fuzz_config_parse` found (200,000 inputs, seed 1795496592875496385): a
+/// path whose `$` is followed by a TOML "\n" made the error message two
+/// lines ("${x\nY is not expanded"), the variable name being quoted raw.
+#[test]
+fn regression_config_error_with_a_newline_stays_one_line() {
+    let env = Env {
+        home: Some(PathBuf::from("/home/fuzz")),
+        xdg_config_home: None,
+    };
+    let text = "[caches]\npaths = [\"/a/${x\\ny}/b\"]\n";
+    let err = Config::parse_in(text, Path::new("/etc/fuzz.toml"), &env)
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains('\n'), "{err:?}");
+    assert!(err.starts_with("/etc/fuzz.toml:2: "), "{err}");
+}
