@@ -582,11 +582,13 @@ fn sizes_never_seen_before() {
             format!("exit: {code}\n--- stdout\n{stdout}--- stderr\n{stderr}"),
         ));
     }
+    let cases = snaps.len();
     snapshot_settings(Path::new("/nonexistent")).bind(|| {
         for (name, out) in snaps {
             insta::assert_snapshot!(format!("sizes__{name}"), out);
         }
     });
+    println!("faults odd-sizes: {cases} injected, {cases} survived");
 }
 
 /// Sizes no disk holds: three unrelated images of `i64::MAX` bytes each.
@@ -623,6 +625,7 @@ fn huge_sizes_saturate() {
     }
     let out = w.run(&["df"]);
     insta::assert_snapshot!("huge_sizes_df", text(&out.stdout));
+    println!("faults huge-sizes: 3 injected, 3 survived");
 }
 
 /// Over a remote connection volume sizes come from `system df -v` text:
@@ -672,6 +675,7 @@ fn remote_volume_sizes_in_odd_forms() {
     assert_printable("stderr", &out.stderr);
     let table = w.run(&["--url", "unix:///nowhere.sock", "volumes"]);
     insta::assert_snapshot!("remote_volume_sizes", text(&table.stdout));
+    println!("faults df-v-sizes: 4 injected, 4 survived");
 }
 
 // ---------------------------------------------------------------------------
@@ -814,6 +818,12 @@ fn hostile_names_never_reach_the_terminal() {
             }
         }
     }
+    println!(
+        "hostile names: {} runs ({} strings in image, container, volume names and labels, UTF-8 and not; {} views, table and JSON), control characters on the terminal 0",
+        2 * HOSTILE_VIEWS.len() * 2,
+        hostile().len(),
+        HOSTILE_VIEWS.len()
+    );
 }
 
 /// A failing podman whose message carries escape sequences: the one fatal
@@ -832,6 +842,7 @@ fn hostile_error_messages_are_sanitized() {
         assert!(text(&out.stderr).contains("red"), "{}", text(&out.stderr));
         assert_printable(&format!("{view:?} stderr"), &out.stderr);
     }
+    println!("hostile error-messages: 4 runs, control characters on the terminal 0");
 }
 
 #[test]
@@ -866,6 +877,7 @@ fn config_ids_that_could_escape_are_rejected() {
         );
         assert_printable("stderr", &out.stderr);
     }
+    println!("hostile config-ids: 7 cases, 7 rejected");
 }
 
 // ---------------------------------------------------------------------------
@@ -893,6 +905,12 @@ fn deep_chain(top: &Path, levels: usize) {
 /// Bytes outside every root, reachable only through symlinks: a sparse
 /// terabyte that any followed link would make obvious.
 const CANARY: u64 = 1 << 40;
+
+/// Traps in `hostile_tree`: two loops, `.`, `..`, `/`, two canary links,
+/// a name that is not UTF-8 holding a file named with escapes, 1,500-deep
+/// nesting, two workspace-level links, an escape-named workspace, a
+/// workspace named with bytes that are not UTF-8.
+const TRAPS: usize = 14;
 
 /// A workspace named with an escape sequence, a bell and a newline.
 const EVIL: &str = "\u{1b}]0;title\u{7}\nevil";
@@ -975,6 +993,7 @@ fn hostile_trees_in_du_stay_inside_their_roots() {
         .unwrap();
     assert_eq!(table.status.code(), Some(0), "{}", text(&table.stderr));
     assert_printable("du table", &table.stdout);
+    println!("hostile trees-du: 2 runs over {TRAPS} traps, canary counted 0, escapes 0");
 }
 
 #[test]
@@ -1013,6 +1032,7 @@ fn hostile_trees_as_workspaces_stay_inside_their_roots() {
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         assert_printable(&format!("{view:?}"), &out.stdout);
     }
+    println!("hostile trees-workspaces: 3 runs over {TRAPS} traps, canary counted 0, escapes 0");
 }
 
 /// Files and directories created and removed while walks run: every walk
@@ -1078,8 +1098,8 @@ fn files_vanishing_mid_walk() {
         }
         stop.store(true, Ordering::Relaxed);
     });
-    eprintln!(
-        "{RUNS} walks during {} churn rounds: {clean} clean, {warned} with a vanished entry",
+    println!(
+        "hostile vanishing: {RUNS} walks during {} churn rounds ({clean} clean, {warned} with a vanished entry), runaway counts 0",
         churned.load(Ordering::Relaxed)
     );
     assert!(churned.load(Ordering::Relaxed) > 0);
@@ -1137,6 +1157,7 @@ fn sparse_files_past_two_to_the_64() {
     // Evicting down to 10 EB removes the two oldest 8 EiB blobs.
     let prune = json(&["prune", "caches", "--dry-run", "--max-size", "10EB", f]);
     assert_eq!(prune["total_bytes"], json!(2 * huge), "{prune}");
+    println!("hostile sparse: 3 runs past 2^64 bytes, wrapped figures 0");
 }
 
 // ---------------------------------------------------------------------------
@@ -1208,4 +1229,5 @@ fn real_podman_labels_with_escape_sequences() {
         assert_eq!(vol["labels"], truth);
         assert_eq!(vol["labels"]["x"], esc);
     }
+    println!("hostile real-podman-labels: 10 runs, control characters on the terminal 0");
 }
