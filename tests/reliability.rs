@@ -439,7 +439,14 @@ fn snapshot_settings(dir: &Path) -> insta::Settings {
     let mut s = insta::Settings::clone_current();
     s.set_prepend_module_to_snapshot(true);
     s.add_filter(&regex::escape(&dir.display().to_string()), "[TMP]");
-    s.add_filter(r"/tmp/psrel-[A-Za-z0-9]+", "[TMP]");
+    let tmp = std::env::temp_dir().display().to_string();
+    s.add_filter(
+        &format!(
+            "{}/psrel-[A-Za-z0-9]+",
+            regex::escape(tmp.trim_end_matches('/'))
+        ),
+        "[TMP]",
+    );
     s
 }
 
