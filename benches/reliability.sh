@@ -62,7 +62,6 @@ echo "$fuzz_rows" | while read -r target inputs findings; do
   echo "| fuzz \`$target\`: inputs / findings | $inputs / $findings |"
 done
 echo "| fuzz total: inputs / findings now | ${fuzz_total:-?} / ${fuzz_findings:-?} |"
-echo "| crashes found by these suites and fixed (kept as regression tests) | see README |"
 echo "| faults injected / survived (exit code, one-line message naming the command, rest of the report, no process left) | ${faults} / ${survived} |"
 echo "| hostile-input runs (names, labels, errors, config ids, trees, vanishing files, sparse files) / control characters or canary bytes leaked | ${hostile} / ${escapes} |"
 echo "| prune kill loops (SIGKILL at random points: whole, --orphans, --max-size) | $(( ${kill_whole:-0} + ${kill_orphans:-0} + ${kill_lru:-0} )) kills (${kill_whole:-?} + ${kill_orphans:-?} + ${kill_lru:-?}) |"
