@@ -4,6 +4,9 @@
 //! intermediates (nameless parents of other images) do not make a layer
 //! look shared: a layer's owners are the non-intermediate images that use it,
 //! and only when there is none do intermediates own it.
+//!
+//! Sums saturate at `u64::MAX` rather than overflow: sizes come from the
+//! engine and from walks of sparse files, and neither is bounded.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -89,7 +92,7 @@ pub fn caches_component(reports: &[crate::caches::CacheReport], total_bytes: u64
                 Kind::OciLayout => r.orphans.as_ref().map_or(0, |o| o.bytes),
                 Kind::Unknown | Kind::Missing => 0,
             })
-            .sum(),
+            .fold(0, u64::saturating_add),
     }
 }
 
@@ -141,8 +144,8 @@ pub fn images(inv: &Inventory) -> ImagesReport {
     for (layer, who) in &owners {
         let bytes = layer_bytes(inv, layer);
         match who.iter().collect::<Vec<_>>()[..] {
-            [only] => unique[*only] += bytes,
-            _ => shared_layers_bytes += bytes,
+            [only] => unique[*only] = unique[*only].saturating_add(bytes),
+            _ => shared_layers_bytes = u64::saturating_add(shared_layers_bytes, bytes),
         }
     }
     let per_image = containers_by_image(inv);
@@ -151,7 +154,7 @@ pub fn images(inv: &Inventory) -> ImagesReport {
         .iter()
         .zip(&unique)
         .map(|(img, layers_unique)| {
-            let unique_bytes = layers_unique + img.metadata_bytes;
+            let unique_bytes = layers_unique.saturating_add(img.metadata_bytes);
             ImageUsage {
                 id: img.id.clone(),
                 names: img.names.clone(),
@@ -164,7 +167,10 @@ pub fn images(inv: &Inventory) -> ImagesReport {
             }
         })
         .collect();
-    let total_bytes = images.iter().map(|i| i.unique_bytes).sum::<u64>() + shared_layers_bytes;
+    let total_bytes = images
+        .iter()
+        .map(|i| i.unique_bytes)
+        .fold(shared_layers_bytes, u64::saturating_add);
     ImagesReport {
         images,
         shared_layers_bytes,
@@ -186,14 +192,14 @@ pub fn images_reclaimable(inv: &Inventory) -> u64 {
     let freed_layers: u64 = all_layers
         .difference(&kept_layers)
         .map(|l| layer_bytes(inv, l))
-        .sum();
+        .fold(0, u64::saturating_add);
     let freed_metadata: u64 = inv
         .images
         .iter()
         .filter(|i| !used.contains_key(i.id.as_str()))
         .map(|i| i.metadata_bytes)
-        .sum();
-    freed_layers + freed_metadata
+        .fold(0, u64::saturating_add);
+    freed_layers.saturating_add(freed_metadata)
 }
 
 /// The `df` rows: images (layers once), containers (writable layers),
@@ -218,21 +224,26 @@ pub fn components(inv: &Inventory) -> Vec<Component> {
             .iter()
             .filter(|c| c.state.is_active())
             .count() as u64,
-        bytes: inv.containers.iter().map(rw).sum(),
+        bytes: inv.containers.iter().map(rw).fold(0, u64::saturating_add),
         reclaimable_bytes: inv
             .containers
             .iter()
             .filter(|c| !c.state.is_active())
             .map(rw)
-            .sum(),
+            .fold(0, u64::saturating_add),
     };
     let vbytes = |v: &crate::engine::Volume| v.bytes.unwrap_or(0);
     let volumes = Component {
         kind: ComponentKind::Volumes,
         count: inv.volumes.len() as u64,
         active: inv.volumes.iter().filter(|v| v.in_use).count() as u64,
-        bytes: inv.volumes.iter().map(vbytes).sum(),
-        reclaimable_bytes: inv.volumes.iter().filter(|v| !v.in_use).map(vbytes).sum(),
+        bytes: inv.volumes.iter().map(vbytes).fold(0, u64::saturating_add),
+        reclaimable_bytes: inv
+            .volumes
+            .iter()
+            .filter(|v| !v.in_use)
+            .map(vbytes)
+            .fold(0, u64::saturating_add),
     };
     vec![images, containers, volumes]
 }

@@ -293,7 +293,16 @@ pub fn expand_workspaces(globs: &[String]) -> Workspaces {
                 continue;
             }
         }
-        let paths = match glob::glob_with(pattern, options) {
+        // glob 0.3 panics listing a directory that holds a name which is
+        // not UTF-8 when told to skip dot files (rust-lang/glob#162). So
+        // list without that rule and apply it to each match instead, on the
+        // lossy text (a leading dot survives it).
+        let listing = glob::MatchOptions {
+            require_literal_leading_dot: false,
+            ..options
+        };
+        let dot_rule = glob::Pattern::new(pattern).ok();
+        let paths = match glob::glob_with(pattern, listing) {
             Ok(paths) => paths,
             // Validated at load time; only a hand-built Project gets here.
             Err(e) => {
@@ -305,7 +314,10 @@ pub fn expand_workspaces(globs: &[String]) -> Workspaces {
         for entry in paths {
             match entry {
                 Ok(path) => {
-                    let is_dir = fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+                    let shown = dot_rule
+                        .as_ref()
+                        .is_some_and(|p| p.matches_with(&path.to_string_lossy(), options));
+                    let is_dir = shown && fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
                     if let (true, Entry::Vacant(slot)) = (is_dir, found.entry(path)) {
                         slot.insert(pattern.clone());
                     }
@@ -530,7 +542,12 @@ impl Compiler<'_> {
         });
         let unexpanded = after_home.unwrap_or(text);
         if let Some(i) = unexpanded.find('$') {
-            let var: String = unexpanded[i..].chars().take_while(|c| *c != '/').collect();
+            // Up to the next `/`, and never past a control character: the
+            // message is one line (a TOML string can hold "\n").
+            let var: String = unexpanded[i..]
+                .chars()
+                .take_while(|c| *c != '/' && !c.is_control())
+                .collect();
             return Err(format!(
                 "{var} is not expanded: only a leading ~ or $HOME is"
             ));
@@ -1011,6 +1028,43 @@ paths = ["~/.cache/ko", "${HOME}/oci"]
             ]
         );
         assert!(w.warnings.is_empty(), "{:?}", w.warnings);
+    }
+
+    #[test]
+    fn dot_directories_are_skipped_unless_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        for d in ["a/ws", ".hidden/ws", "a/.git", "b/.cache/ws"] {
+            fs::create_dir_all(tmp.path().join(d)).unwrap();
+        }
+        let t = tmp.path().display();
+        let got = |globs: &[String]| -> Vec<PathBuf> {
+            expand_workspaces(globs)
+                .dirs
+                .into_iter()
+                .map(|m| m.path.strip_prefix(tmp.path()).unwrap().to_path_buf())
+                .collect()
+        };
+        assert_eq!(got(&[format!("{t}/*")]), [PathBuf::from("a"), "b".into()]);
+        assert_eq!(got(&[format!("{t}/**/ws")]), [PathBuf::from("a/ws")]);
+        assert_eq!(
+            got(&[format!("{t}/*/.cache/*")]),
+            [PathBuf::from("b/.cache/ws")]
+        );
+    }
+
+    /// glob 0.3 panicked listing a directory holding a name that is not
+    /// UTF-8 (the overview crashed on such a workspace root).
+    #[test]
+    fn names_that_are_not_utf8_do_not_panic() {
+        use std::os::unix::ffi::OsStrExt;
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir(tmp.path().join(std::ffi::OsStr::from_bytes(b"\xff\xfe"))).unwrap();
+        fs::create_dir(tmp.path().join("ok")).unwrap();
+        fs::create_dir(tmp.path().join(".dot")).unwrap();
+        let w = expand_workspaces(&[format!("{}/*", tmp.path().display())]);
+        let got: Vec<_> = w.dirs.iter().map(|m| m.path.clone()).collect();
+        // glob itself never matches a name that is not UTF-8.
+        assert_eq!(got, [tmp.path().join("ok")]);
     }
 
     #[test]

@@ -24,7 +24,10 @@ fn main() -> ExitCode {
             if err.chain().any(is_broken_pipe) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("podman-storage: error: {err:#}");
+            // The chain may quote podman's stderr, names and labels: never
+            // let their escape sequences reach the terminal.
+            let message = podman_storage::report::sanitize(&format!("{err:#}"));
+            eprintln!("podman-storage: error: {message}");
             ExitCode::from(podman_storage::Status::FATAL_CODE)
         }
     }

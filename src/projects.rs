@@ -337,11 +337,14 @@ pub fn rows(
         row(&mut rows, &synthetic);
     }
     for (layer, id) in &attr.layers {
-        row(&mut rows, id).images_bytes += inv.layers.get(layer).map_or(0, |l| l.bytes);
+        let r = row(&mut rows, id);
+        r.images_bytes = r
+            .images_bytes
+            .saturating_add(inv.layers.get(layer).map_or(0, |l| l.bytes));
     }
     for (img, owner) in inv.images.iter().zip(&attr.images) {
         let r = row(&mut rows, &owner.row);
-        r.images_bytes += img.metadata_bytes;
+        r.images_bytes = r.images_bytes.saturating_add(img.metadata_bytes);
         if !img.intermediate {
             r.images += 1;
         }
@@ -351,28 +354,29 @@ pub fn rows(
         let r = row(&mut rows, &id);
         r.containers += 1;
         if with_container_bytes {
-            *r.containers_bytes.get_or_insert(0) += c.rw_bytes.unwrap_or(0);
+            let sum = r.containers_bytes.get_or_insert(0);
+            *sum = sum.saturating_add(c.rw_bytes.unwrap_or(0));
         }
     }
     for (v, id) in inv.volumes.iter().zip(&attr.volumes) {
         let r = row(&mut rows, id);
         r.volumes += 1;
-        r.volumes_bytes += v.bytes.unwrap_or(0);
+        r.volumes_bytes = r.volumes_bytes.saturating_add(v.bytes.unwrap_or(0));
     }
     for d in &dirs.workspaces {
         let r = row(&mut rows, &d.row);
         r.workspaces += 1;
-        r.workspaces_bytes += d.bytes;
+        r.workspaces_bytes = r.workspaces_bytes.saturating_add(d.bytes);
         r.incomplete |= d.incomplete;
     }
     for d in &dirs.shared_mounts {
         let r = row(&mut rows, &d.row);
-        r.shared_mounts_bytes += d.bytes;
+        r.shared_mounts_bytes = r.shared_mounts_bytes.saturating_add(d.bytes);
         r.incomplete |= d.incomplete;
     }
     for d in &dirs.caches {
         let r = row(&mut rows, &d.row);
-        r.caches_bytes += d.bytes;
+        r.caches_bytes = r.caches_bytes.saturating_add(d.bytes);
         r.incomplete |= d.incomplete;
     }
     let mut out: Vec<Row> = rows.into_values().collect();
@@ -380,12 +384,17 @@ pub fn rows(
         if with_container_bytes && r.containers_bytes.is_none() {
             r.containers_bytes = Some(0);
         }
-        r.total_bytes = r.images_bytes
-            + r.containers_bytes.unwrap_or(0)
-            + r.volumes_bytes
-            + r.workspaces_bytes
-            + r.caches_bytes
-            + r.shared_mounts_bytes;
+        // Saturating, like every sum of engine-reported and walked sizes.
+        r.total_bytes = [
+            r.images_bytes,
+            r.containers_bytes.unwrap_or(0),
+            r.volumes_bytes,
+            r.workspaces_bytes,
+            r.caches_bytes,
+            r.shared_mounts_bytes,
+        ]
+        .into_iter()
+        .fold(0, u64::saturating_add);
     }
     out
 }
@@ -393,13 +402,11 @@ pub fn rows(
 /// What pruning unused images and unused volumes would free (the overview
 /// does not measure containers, so their writable layers are not included).
 pub fn reclaimable(inv: &Inventory) -> u64 {
-    account::images_reclaimable(inv)
-        + inv
-            .volumes
-            .iter()
-            .filter(|v| !v.in_use)
-            .filter_map(|v| v.bytes)
-            .sum::<u64>()
+    inv.volumes
+        .iter()
+        .filter(|v| !v.in_use)
+        .filter_map(|v| v.bytes)
+        .fold(account::images_reclaimable(inv), u64::saturating_add)
 }
 
 #[cfg(test)]

@@ -240,7 +240,10 @@ impl Runner {
             .unchecked()
             .start()
             .map_err(io_err)?;
-        match handle.wait_timeout(self.timeout).map_err(io_err)? {
+        // `Instant + Duration` panics past the clock's range: `--timeout`
+        // with a huge value means "wait as long as it takes", a century here.
+        let timeout = self.timeout.min(Duration::from_secs(100 * 365 * 86_400));
+        match handle.wait_timeout(timeout).map_err(io_err)? {
             Some(out) => Ok(Recording {
                 argv: argv.to_vec(),
                 stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -250,6 +253,11 @@ impl Runner {
             None => {
                 // Kill and reap so no orphan outlives us; the reap is bounded
                 // because a grandchild holding our pipes would keep it waiting.
+                // The child's own children are killed first: once their
+                // parent is gone they would be re-parented out of reach.
+                for pid in handle.pids() {
+                    kill_descendants(pid);
+                }
                 let _ = handle.kill();
                 let _ = handle.wait_timeout(Duration::from_secs(2));
                 Err(RunError::Timeout {
@@ -257,6 +265,45 @@ impl Runner {
                     secs: self.timeout.as_secs(),
                 })
             }
+        }
+    }
+}
+
+/// SIGKILLs every descendant of `pid` (found through `/proc`; a hung
+/// podman may be waiting on a child of its own, which would otherwise
+/// outlive the timeout). Same process group as ours, so Ctrl-C still reaches
+/// them: no new process group is made.
+fn kill_descendants(pid: u32) {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return;
+    };
+    // (pid, ppid) of every process: the 4th field of /proc/PID/stat, after
+    // the command name, which may hold spaces and parentheses.
+    let parents: Vec<(u32, u32)> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|p| {
+            let stat = fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+            let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?;
+            Some((p, ppid.parse().ok()?))
+        })
+        .collect();
+    let mut tree = vec![pid];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(
+            parents
+                .iter()
+                .filter(|(_, pp)| *pp == parent)
+                .map(|(p, _)| *p),
+        );
+        i += 1;
+    }
+    for p in tree.into_iter().skip(1) {
+        if let Ok(p) = i32::try_from(p) {
+            // SAFETY: kill(2) has no memory effects.
+            unsafe { libc::kill(p, libc::SIGKILL) };
         }
     }
 }
@@ -415,6 +462,41 @@ mod tests {
         let pid: i32 = fs::read_to_string(&marker).unwrap().trim().parse().unwrap();
         // The child was killed and reaped: the pid no longer exists.
         assert_eq!(unsafe { libc::kill(pid, 0) }, -1);
+    }
+
+    #[test]
+    fn timeout_kills_the_childs_own_children_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("pid");
+        // A hung command whose own child does the hanging (`sleep &; wait`).
+        let script = format!("sleep 30 & echo $! > {}; wait", marker.display());
+        let runner = Runner::live(Duration::from_millis(300));
+        let err = runner.run(&argv(&["sh", "-c", &script]), "").unwrap_err();
+        assert!(matches!(err, RunError::Timeout { .. }), "{err}");
+        let pid: i32 = fs::read_to_string(&marker).unwrap().trim().parse().unwrap();
+        // Killed; re-parented to init, which reaps it.
+        let started = std::time::Instant::now();
+        while unsafe { libc::kill(pid, 0) } == 0 {
+            let zombie = fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+                s.rsplit_once(')')
+                    .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+            });
+            if zombie {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "grandchild {pid} survived"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn a_huge_timeout_waits_instead_of_panicking() {
+        let runner = Runner::live(Duration::from_secs(u64::MAX));
+        let out = runner.run(&argv(&["sh", "-c", "echo ok"]), "").unwrap();
+        assert_eq!(out.stdout, "ok\n");
     }
 
     #[test]

@@ -94,7 +94,7 @@ pub fn scan(root: BorrowedFd<'_>, entries: Vec<Entry>, path: &Path) -> Scan {
         let added = scan.tally.add(&e);
         match e.name_str().map(classify_name) {
             Some(Name::Blob(d)) => {
-                scan.blob_bytes += added;
+                scan.blob_bytes = scan.blob_bytes.saturating_add(added);
                 scan.blobs.push((d, e));
             }
             Some(Name::Temp) => scan.temp.push(e),

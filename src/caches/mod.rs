@@ -113,7 +113,7 @@ impl CacheReport {
     }
 
     fn set_temp(&mut self, temp: Vec<TempFile>) {
-        self.temp_bytes = temp.iter().map(|t| t.bytes).sum();
+        self.temp_bytes = temp.iter().map(|t| t.bytes).fold(0, u64::saturating_add);
         self.temp = temp;
     }
 }
@@ -185,7 +185,7 @@ pub fn inspect(found: &Discovered) -> CacheReport {
                             &mut orphans
                         };
                         c.blobs += 1;
-                        c.bytes += counted;
+                        c.bytes = c.bytes.saturating_add(counted);
                     }
                     r.referenced = Some(referenced);
                     r.orphans = Some(orphans);
@@ -261,7 +261,7 @@ pub fn total_bytes(reports: &[CacheReport]) -> (u64, Vec<String>) {
         .iter()
         .map(|r| std::fs::canonicalize(&r.path).unwrap_or_else(|_| r.path.clone()))
         .collect();
-    let mut total = 0;
+    let mut total: u64 = 0;
     let mut warnings = Vec::new();
     for (i, r) in reports.iter().enumerate() {
         let outer = canon
@@ -274,7 +274,7 @@ pub fn total_bytes(reports: &[CacheReport]) -> (u64, Vec<String>) {
                 r.path.display(),
                 reports[j].path.display()
             )),
-            None => total += r.bytes,
+            None => total = total.saturating_add(r.bytes),
         }
     }
     (total, warnings)

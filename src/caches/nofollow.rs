@@ -188,7 +188,8 @@ impl Tally {
         if e.nlink > 1 && !self.seen.insert((e.dev, e.ino)) {
             return 0;
         }
-        self.bytes += e.size;
+        // Saturating: sparse files' apparent sizes can pass u64::MAX.
+        self.bytes = self.bytes.saturating_add(e.size);
         self.files += 1;
         e.size
     }

@@ -230,7 +230,7 @@ fn scan_blobs(
             let digest = f.name_str().and_then(|n| Digest::new(alg, n));
             match (digest, f.kind) {
                 (Some(d), EntryKind::File | EntryKind::Symlink) => {
-                    *blob_bytes += tally.add(&f);
+                    *blob_bytes = blob_bytes.saturating_add(tally.add(&f));
                     blobs.insert(d, f);
                 }
                 (_, EntryKind::Dir) => {

@@ -113,7 +113,7 @@ impl PruneReport {
     }
 
     fn absorb(&mut self, tally: Tally) {
-        self.freed_bytes += tally.bytes;
+        self.freed_bytes = self.freed_bytes.saturating_add(tally.bytes);
         self.removed_files += tally.files;
         self.errors.extend(tally.errors);
     }
@@ -300,8 +300,33 @@ fn prune_whole(
         return;
     }
     match swap_for_empty(parent.as_fd(), parent_path, name, root) {
-        Ok(aside) => tally.remove_tree(parent.as_fd(), &aside, &parent_path.join(&aside)),
+        Ok(aside) => remove_aside(parent.as_fd(), &aside, &parent_path.join(&aside), tally),
         Err(e) => tally.errors.push(format!("{}: {e}", shown.display())),
+    }
+}
+
+/// Rounds of emptying a swapped-out cache before giving up on it.
+const ASIDE_ROUNDS: usize = 3;
+
+/// Removes a swapped-out cache. A writer whose lookup of the cache path
+/// came just before the swap can still create a file in the aside while it
+/// is being emptied, and the final rmdir then fails (`ENOTEMPTY`): so look
+/// again, a few rounds, keeping only the last round's errors. (A pull in
+/// progress made a prune exit 1 and leave its aside behind.)
+fn remove_aside(parent: BorrowedFd<'_>, aside: &OsStr, path: &Path, tally: &mut Tally) {
+    for round in 1..=ASIDE_ROUNDS {
+        let mut this = Tally::default();
+        this.remove_tree(parent, aside, path);
+        tally.bytes = tally.bytes.saturating_add(this.bytes);
+        tally.files += this.files;
+        let gone = matches!(
+            rfs::statat(parent, aside, rfs::AtFlags::SYMLINK_NOFOLLOW),
+            Err(Errno::NOENT)
+        );
+        if gone || round == ASIDE_ROUNDS {
+            tally.errors.extend(this.errors);
+            return;
+        }
     }
 }
 
@@ -397,13 +422,15 @@ pub fn select_evictions(
     let mut by_age: Vec<&Entry> = entries.iter().collect();
     by_age.sort_by(|a, b| a.last_used().cmp(&b.last_used()).then(a.name.cmp(&b.name)));
     let cutoff = older_than.and_then(|d| now.checked_sub(d));
-    let mut kept: u64 = by_age.iter().map(|e| e.size).sum();
+    // u128: sparse blobs' apparent sizes can add up past u64::MAX, and a
+    // wrapped sum would evict the wrong blobs.
+    let mut kept: u128 = by_age.iter().map(|e| u128::from(e.size)).sum();
     let mut out = Vec::new();
     for e in by_age {
         let too_old = cutoff.is_some_and(|c| e.last_used() <= c);
-        let over = max_size.is_some_and(|max| kept > max);
+        let over = max_size.is_some_and(|max| kept > u128::from(max));
         if too_old || over {
-            kept -= e.size;
+            kept -= u128::from(e.size);
             out.push(e);
         }
     }
@@ -522,6 +549,23 @@ mod tests {
             uid: 0,
             gid: 0,
         }
+    }
+
+    #[test]
+    fn sparse_blobs_past_u64_are_evicted_by_their_true_sum() {
+        // Three sparse 8 EiB blobs: their sum does not fit in u64.
+        let now = SystemTime::now();
+        let huge = i64::MAX as u64;
+        let es = vec![
+            entry("new", huge, 60, now),
+            entry("old", huge, 3600, now),
+            entry("older", huge, 7200, now),
+        ];
+        let evicted: Vec<&str> = select_evictions(&es, None, Some(1 << 63), now)
+            .iter()
+            .map(|e| e.name.to_str().unwrap())
+            .collect();
+        assert_eq!(evicted, ["older", "old"]);
     }
 
     #[test]

@@ -85,8 +85,15 @@ impl DuReport {
             schema: SCHEMA,
             // Hard links and overlapping paths are counted in one row only,
             // so the rows add up to the total.
-            total_bytes: rows.iter().map(|r| r.disk_bytes).sum(),
-            total_apparent_bytes: rows.iter().map(|r| r.apparent_bytes).sum(),
+            // Saturating, like the walk: sparse files can pass u64::MAX.
+            total_bytes: rows
+                .iter()
+                .map(|r| r.disk_bytes)
+                .fold(0, u64::saturating_add),
+            total_apparent_bytes: rows
+                .iter()
+                .map(|r| r.apparent_bytes)
+                .fold(0, u64::saturating_add),
             paths: rows,
             warnings,
         }

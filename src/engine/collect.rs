@@ -138,6 +138,16 @@ fn collect_cli(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
 
     if let Some(containers) = &containers {
         out.inventory.containers = containers.iter().map(to_container).collect();
+        // A negative size (an engine bug) is a value to report, not to add.
+        for c in containers {
+            if let Some(s) = c.size.as_ref().filter(|s| s.rw_size < 0) {
+                warnings.push(format!(
+                    "container {}: podman reports its writable layer as {} bytes; not counted",
+                    c.names.first().unwrap_or(&c.id),
+                    s.rw_size
+                ));
+            }
+        }
     }
     if let Some(images) = images {
         let snapshot = match snapshot {
@@ -238,7 +248,7 @@ fn to_container(c: &ContainerEntry) -> Container {
         labels: c.labels.clone(),
         pod: (!c.pod.is_empty()).then(|| c.pod.clone()),
         infra: c.is_infra,
-        rw_bytes: c.size.as_ref().map(|s| s.rw_size.max(0) as u64),
+        rw_bytes: c.size.as_ref().and_then(|s| u64::try_from(s.rw_size).ok()),
     }
 }
 
@@ -255,6 +265,13 @@ fn resolve_layers(
     let mut images = Vec::new();
     let mut unresolved = Vec::new();
     for e in entries {
+        if e.size < 0 {
+            warnings.push(format!(
+                "image {}: podman reports its size as {} bytes; counted as 0",
+                e.names.first().unwrap_or(&e.id),
+                e.size
+            ));
+        }
         let mut img = Image {
             id: e.id.clone(),
             names: e.names.clone(),

@@ -466,10 +466,11 @@ impl RawState {
         let mut state = LibpodState::default();
         let ids: BTreeSet<&str> = self.containers.iter().map(|c| c.0.as_str()).collect();
         for (id, config, st) in &self.containers {
-            let c: RawCtrConfig = parse(path, || format!("container {id} config"), config)?;
+            // `{id:?}`: a damaged key is arbitrary bytes; the message stays one line.
+            let c: RawCtrConfig = parse(path, || format!("container {id:?} config"), config)?;
             let s: Option<RawCtrState> = st
                 .as_deref()
-                .map(|b| parse(path, || format!("container {id} state"), b))
+                .map(|b| parse(path, || format!("container {id:?} state"), b))
                 .transpose()?;
             let mut volumes: Vec<String> = c
                 .named_volumes
@@ -499,7 +500,7 @@ impl RawState {
             });
         }
         for (name, config, users) in &self.volumes {
-            let v: RawVolConfig = parse(path, || format!("volume {name} config"), config)?;
+            let v: RawVolConfig = parse(path, || format!("volume {name:?} config"), config)?;
             // libpod 4.x never removes a container from a volume's
             // dependencies (its check is inverted); `VolumeInUse` skips ids
             // whose container is gone, and so do we.
@@ -521,7 +522,7 @@ impl RawState {
             });
         }
         for (id, config) in &self.pods {
-            let p: RawPodConfig = parse(path, || format!("pod {id} config"), config)?;
+            let p: RawPodConfig = parse(path, || format!("pod {id:?} config"), config)?;
             state.pods.push(DbPod {
                 id: if p.id.is_empty() { id.clone() } else { p.id },
                 name: p.name,
@@ -1141,7 +1142,25 @@ mod tests {
             )],
         );
         let err = read_bytes(&bytes).unwrap_err().to_string();
-        assert!(err.contains("pod p1 config"), "{err}");
+        assert!(err.contains("pod \"p1\" config"), "{err}");
+        // A damaged key (found by tests/fuzz.rs, libpod_db target): the
+        // message quotes it and stays one line.
+        let bytes = file(
+            4096,
+            [(2, 1), (2, 2)],
+            vec![(
+                2,
+                leaf_bytes(
+                    2,
+                    &[(
+                        "pod",
+                        inline(&[("p\n\u{1b}1", inline(&[("config", data("{not json"))]))]),
+                    )],
+                ),
+            )],
+        );
+        let err = read_bytes(&bytes).unwrap_err().to_string();
+        assert!(err.contains(r#"pod "p\n\u{1b}1" config"#), "{err}");
     }
 
     #[test]

@@ -86,12 +86,12 @@ pub fn inventory(state: &LocalState) -> Result<Inventory, String> {
             .layers
             .iter()
             .map(|l| state.store.layer_bytes.get(l).copied().unwrap_or(0))
-            .sum();
+            .fold(0, u64::saturating_add);
         inv.images.push(Image {
             id: id.clone(),
             names: img.names.clone(),
             layers: img.layers.clone(),
-            size: layer_bytes + img.metadata_bytes,
+            size: layer_bytes.saturating_add(img.metadata_bytes),
             metadata_bytes: img.metadata_bytes,
             labels: img.labels.clone(),
             intermediate: img.names.is_empty()

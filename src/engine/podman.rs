@@ -145,7 +145,8 @@ impl Podman {
         let raw: Vec<ContainerEntry> = self.call_json(&args)?;
         Ok(raw
             .into_iter()
-            .filter_map(|c| Some((c.id, c.size?.rw_size.max(0) as u64)))
+            // A negative size (an engine bug) is left unmeasured, not 0.
+            .filter_map(|c| Some((c.id, u64::try_from(c.size?.rw_size).ok()?)))
             .collect())
     }
 

@@ -281,7 +281,7 @@ fn build(
             .big_data_sizes
             .values()
             .map(|v| (*v).max(0) as u64)
-            .sum();
+            .fold(0, u64::saturating_add);
         snap.images.insert(
             img.id.clone(),
             StoredImage {

@@ -47,8 +47,14 @@ impl DfReport {
             .collect();
         DfReport {
             schema: SCHEMA,
-            total_bytes: components.iter().map(|c| c.figures.bytes).sum(),
-            reclaimable_bytes: components.iter().map(|c| c.figures.reclaimable_bytes).sum(),
+            total_bytes: components
+                .iter()
+                .map(|c| c.figures.bytes)
+                .fold(0, u64::saturating_add),
+            reclaimable_bytes: components
+                .iter()
+                .map(|c| c.figures.reclaimable_bytes)
+                .fold(0, u64::saturating_add),
             complete: warnings.is_empty(),
             components,
             warnings,
@@ -166,7 +172,13 @@ impl ImagesView {
                 format!("(build intermediates: {})", steps.len()),
                 String::new(),
                 String::new(),
-                display(steps.iter().map(|i| i.unique_bytes).sum(), units),
+                display(
+                    steps
+                        .iter()
+                        .map(|i| i.unique_bytes)
+                        .fold(0, u64::saturating_add),
+                    units,
+                ),
                 String::new(),
                 steps.iter().map(|i| i.containers).sum::<u64>().to_string(),
             ]);
@@ -225,7 +237,10 @@ impl ContainersView {
         let rows: Vec<ContainerRow> = containers.iter().map(ContainerRow::new).collect();
         ContainersView {
             schema: SCHEMA,
-            total_bytes: rows.iter().filter_map(|r| r.rw_bytes).sum(),
+            total_bytes: rows
+                .iter()
+                .filter_map(|r| r.rw_bytes)
+                .fold(0, u64::saturating_add),
             containers: rows,
             warnings,
         }
@@ -279,7 +294,10 @@ impl VolumesView {
     pub fn new(volumes: Vec<Volume>, warnings: Vec<String>) -> Self {
         VolumesView {
             schema: SCHEMA,
-            total_bytes: volumes.iter().filter_map(|v| v.bytes).sum(),
+            total_bytes: volumes
+                .iter()
+                .filter_map(|v| v.bytes)
+                .fold(0, u64::saturating_add),
             volumes,
             warnings,
         }

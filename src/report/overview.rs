@@ -46,7 +46,10 @@ impl OverviewReport {
         OverviewReport {
             schema: SCHEMA,
             global,
-            total_bytes: rows.iter().map(|r| r.total_bytes).sum(),
+            total_bytes: rows
+                .iter()
+                .map(|r| r.total_bytes)
+                .fold(0, u64::saturating_add),
             rows,
             reclaimable_bytes,
             warnings,

@@ -185,3 +185,22 @@ fn children_are_measured_separately() {
     );
     assert!(measure_children(&r.join("missing"), &opts()).is_err());
 }
+
+/// Apparent sizes of sparse files can add up past `u64::MAX` (tmpfs and XFS
+/// allow 2^63 - 1 byte files): the sum saturates instead of wrapping around
+/// (which printed three 8 EiB files as 4 kB) or panicking.
+#[test]
+fn sparse_sizes_past_u64_saturate() {
+    // tmpfs: ext4's 16 TiB file limit cannot reach 2^64 with three files.
+    let tmp = tempfile::Builder::new()
+        .tempdir_in("/dev/shm")
+        .expect("this test needs a tmpfs at /dev/shm");
+    for name in ["a", "b", "c"] {
+        let f = fs::File::create(tmp.path().join(name)).unwrap();
+        f.set_len(i64::MAX as u64).unwrap();
+    }
+    let u = measure_one(tmp.path(), &opts());
+    assert_eq!(u.apparent_bytes, u64::MAX);
+    assert_eq!(u.file_bytes, u64::MAX);
+    assert_eq!(u.files, 3);
+}

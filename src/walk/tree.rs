@@ -244,17 +244,17 @@ impl<'o> Walk<'o> {
             return;
         } else {
             tally.files += 1;
-            tally.file_bytes += st.size;
+            tally.file_bytes = tally.file_bytes.saturating_add(st.size);
         }
-        tally.apparent += st.size;
-        tally.disk += st.disk;
+        tally.apparent = tally.apparent.saturating_add(st.size);
+        tally.disk = tally.disk.saturating_add(st.disk);
     }
 
     fn flush(&self, root: usize, tally: Tally, links: Vec<Link>) {
         let r = &self.roots[root];
-        r.apparent.fetch_add(tally.apparent, Relaxed);
-        r.file_bytes.fetch_add(tally.file_bytes, Relaxed);
-        r.disk.fetch_add(tally.disk, Relaxed);
+        add_saturating(&r.apparent, tally.apparent);
+        add_saturating(&r.file_bytes, tally.file_bytes);
+        add_saturating(&r.disk, tally.disk);
         r.files.fetch_add(tally.files, Relaxed);
         r.dirs.fetch_add(tally.dirs, Relaxed);
         if !links.is_empty() {
@@ -440,9 +440,9 @@ impl<'o> Walk<'o> {
             last = Some((l.dev, l.ino));
             let u = &mut usages[l.root];
             u.files += 1;
-            u.apparent_bytes += l.size;
-            u.file_bytes += l.size;
-            u.disk_bytes += l.disk;
+            u.apparent_bytes = u.apparent_bytes.saturating_add(l.size);
+            u.file_bytes = u.file_bytes.saturating_add(l.size);
+            u.disk_bytes = u.disk_bytes.saturating_add(l.disk);
         }
 
         for (u, shadowed) in usages.iter_mut().zip(shadowed) {
@@ -453,6 +453,13 @@ impl<'o> Walk<'o> {
         }
         usages
     }
+}
+
+/// Byte sums stop at `u64::MAX` instead of wrapping: sparse files' apparent
+/// sizes can exceed it (tmpfs and XFS allow files of 2^63 - 1 bytes; three
+/// of them wrapped a total to a few bytes).
+fn add_saturating(total: &AtomicU64, n: u64) {
+    let _ = total.fetch_update(Relaxed, Relaxed, |t| Some(t.saturating_add(n)));
 }
 
 impl Node {
