@@ -374,6 +374,17 @@ pub fn display(bytes: u64, units: Units) -> String {
     }
 }
 
+/// As podman would print it: `5.37 MB`, `-2.77 kB`, `N/A`.
+impl std::fmt::Display for Reading {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reading::Bytes(b) => f.write_str(&format(*b)),
+            Reading::Negative(b) => write!(f, "-{}", format(*b)),
+            Reading::NotAvailable => f.write_str("N/A"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

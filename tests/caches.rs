@@ -1037,3 +1037,27 @@ fn orphan_prune_of_a_skopeo_layout_keeps_both_tags_usable() {
         );
     }
 }
+
+#[test]
+fn a_cache_named_through_a_symlink_is_refused_and_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    flat_cache(&tmp.path().join("real"), 3, 100);
+    std::os::unix::fs::symlink(tmp.path().join("real"), tmp.path().join("link")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_podman-storage"))
+        .current_dir(tmp.path())
+        .args(["prune", "caches", "-f", "link"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all.contains("link is a symlink"), "{all}");
+    assert_eq!(
+        std::fs::read_dir(tmp.path().join("real")).unwrap().count(),
+        3,
+        "nothing removed"
+    );
+}

@@ -158,6 +158,19 @@ pub fn parse_age(s: &str) -> Result<Duration, AgeError> {
 /// whole: problems land in `errors`, and what could be done was done.
 pub fn prune(path: &Path, opts: &PruneOptions) -> PruneReport {
     let report = |kind| PruneReport::new(path, kind, Action::Skip, opts.dry_run);
+    // A cache named through a symlink is refused: whoever controls the link
+    // could point a root-run prune at any directory that looks like a cache.
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(path)
+                .map(|t| t.display().to_string())
+                .unwrap_or_default();
+            return report(Kind::Unknown).failed(format!(
+                "{} is a symlink (to {target}): name the directory itself to prune it",
+                path.display()
+            ));
+        }
+    }
     let real = match super::canonical(path) {
         Ok(p) => p,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -448,7 +448,7 @@ fn remote_volume_sizes(podman: &Podman, volumes: &mut [Volume], warnings: &Warni
                         v.approximate = true;
                     }
                     Some(other) => warnings.push(format!(
-                        "volume {}: podman reports its size as {other:?}",
+                        "volume {}: podman reports its size as {other}, which is not added",
                         v.name
                     )),
                     None => warnings.push(format!(

@@ -44,10 +44,6 @@ pub struct Image {
 }
 
 impl Image {
-    pub fn short_id(&self) -> &str {
-        &self.id[..self.id.len().min(12)]
-    }
-
     /// No name and nobody's parent: `podman image prune` removes it.
     pub fn dangling(&self) -> bool {
         self.names.is_empty() && !self.intermediate

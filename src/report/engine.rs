@@ -275,7 +275,7 @@ impl ContainersView {
             ]);
         }
         let mut out = t.render();
-        if !measured && !self.containers.is_empty() {
+        if !measured && !self.containers.is_empty() && self.warnings.is_empty() {
             out.push_str("(writable layers not measured: use --size)\n");
         }
         out
