@@ -1640,7 +1640,7 @@ fn fuzz_libpod_db() {
         .arg(&store)
         .output()
         .unwrap();
-    let db = podman_storage::engine::libpod_db::default_path(&store.join("root"));
+    let db = podman_storage::engine::libpod::bolt::default_path(&store.join("root"));
     let real = fs::read(&db);
     let _ = std::process::Command::new("bash")
         .arg(root().join("tests/scenarios/destroy.sh"))
@@ -1654,7 +1654,7 @@ fn fuzz_libpod_db() {
     let real = real.unwrap();
     let copy = tmp.path().join("bolt_state.db");
     fs::write(&copy, &real).unwrap();
-    let good = podman_storage::engine::libpod_db::read(&copy).unwrap();
+    let good = podman_storage::engine::libpod::bolt::read(&copy).unwrap();
     assert!(!good.volumes.is_empty());
     let (errors, same, changed) = (Cell::new(0), Cell::new(0), Cell::new(0));
     fuzz(
@@ -1666,7 +1666,7 @@ fn fuzz_libpod_db() {
                 apply_db(&mut bytes, op);
             }
             fs::write(&copy, &bytes).unwrap();
-            match podman_storage::engine::libpod_db::read(&copy) {
+            match podman_storage::engine::libpod::bolt::read(&copy) {
                 Err(e) => {
                     errors.set(errors.get() + 1);
                     let msg = e.to_string();

@@ -4,7 +4,7 @@
 //! Every podman call costs 50-100 ms of process start on 4.3, more than the
 //! whole of this path: containers/storage's JSON records give images, layers
 //! and containers' layers (`store.rs`), libpod's bolt database gives
-//! containers' states and labels, volumes and pods (`libpod_db.rs`), and the
+//! containers' states and labels, volumes and pods (`libpod/`), and the
 //! walker measures writable layers and volumes. The CLI path stays the
 //! reference: the real-podman tests check that both agree.
 
@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::libpod_db::{self, LibpodDbError, LibpodState};
+use super::libpod::{self, LibpodDbError, LibpodState};
 use super::store::{self, StoreLocation, StoreSnapshot};
 use super::{Container, ContainerState, Image, Inventory, Layer, Pod, Volume};
 
@@ -35,7 +35,7 @@ pub fn read() -> Result<Option<LocalState>, String> {
     if !db.exists() {
         return Ok(None);
     }
-    let libpod = match libpod_db::read(&db) {
+    let libpod = match libpod::bolt::read(&db) {
         Ok(state) => state,
         Err(LibpodDbError::Unsupported { .. }) => return Ok(None),
         Err(e) => return Err(e.to_string()),

@@ -3,7 +3,7 @@
 
 pub mod collect;
 pub mod docker;
-pub mod libpod_db;
+pub mod libpod;
 pub mod local;
 pub mod podman;
 pub mod store;

@@ -134,7 +134,7 @@ impl StoreLocation {
 
     /// libpod's own database, next to the store.
     pub fn libpod_db(&self) -> PathBuf {
-        super::libpod_db::default_path(&self.graphroot)
+        super::libpod::bolt::default_path(&self.graphroot)
     }
 }
 

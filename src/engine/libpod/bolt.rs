@@ -23,97 +23,20 @@
 //! structural error or change we retry a few times. The cost to podman: an
 //! operation that meets our lock (held ~0.1 ms) waits one 50 ms poll.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-use thiserror::Error;
+use super::{LibpodDbError, LibpodState, Records};
 
 /// How long to wait for podman to finish a transaction before reading
 /// without the lock.
 const LOCK_WAIT: Duration = Duration::from_secs(1);
 /// Reads attempted when a read without the lock saw the file change.
 const ATTEMPTS: usize = 5;
-
-#[derive(Debug, Error)]
-pub enum LibpodDbError {
-    #[error("reading {path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("{path}: not a readable bolt database: {reason}")]
-    Corrupt { path: PathBuf, reason: String },
-    #[error("{path}: changed during each of {attempts} reads; last problem: {reason}")]
-    Unstable {
-        path: PathBuf,
-        attempts: usize,
-        reason: String,
-    },
-    #[error("{path}: {what} is not the JSON libpod writes: {source}")]
-    Json {
-        path: PathBuf,
-        what: String,
-        #[source]
-        source: serde_json::Error,
-    },
-    /// podman 5 keeps its state in SQLite; ask podman instead.
-    #[error("{path} does not exist but {sqlite} does: this store's state is in podman's SQLite database, which is not read directly")]
-    Unsupported { path: PathBuf, sqlite: PathBuf },
-}
-
-/// Everything libpod knows about one store, as recorded in its database.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LibpodState {
-    pub containers: Vec<DbContainer>,
-    pub volumes: Vec<DbVolume>,
-    pub pods: Vec<DbPod>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DbContainer {
-    pub id: String,
-    pub name: String,
-    pub image_id: String,
-    /// The image's resolved name (`localhost/app:1` for `app:1`), as
-    /// `podman ps` prints it.
-    pub image_name: String,
-    /// As podman names it (`created` for a container never started, which
-    /// libpod calls "configured"; `initialized`, `running`, `stopped`,
-    /// `paused`, `exited`, `removing`, `stopping`, `unknown`). This is the
-    /// recorded state: `podman ps` also asks the OCI runtime, so a container
-    /// whose process died without podman noticing reads `running` here.
-    pub state: String,
-    pub labels: BTreeMap<String, String>,
-    /// Pod id.
-    pub pod: Option<String>,
-    /// The pod's infra (pause) container.
-    pub infra: bool,
-    /// Named volumes it mounts, sorted.
-    pub volumes: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DbVolume {
-    pub name: String,
-    pub labels: BTreeMap<String, String>,
-    pub mountpoint: String,
-    /// Ids of existing containers that mount it, sorted; empty means
-    /// `podman volume ls --filter dangling=true` lists it.
-    pub users: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DbPod {
-    pub id: String,
-    pub name: String,
-    pub labels: BTreeMap<String, String>,
-}
 
 /// Where podman 4 keeps the state of the store at `graphroot` (its default
 /// static dir is `<graphroot>/libpod`).
@@ -146,7 +69,7 @@ pub fn read(path: &Path) -> Result<LibpodState, LibpodDbError> {
 
 /// One committed transaction's records, read under the shared lock, or
 /// without it and checked afterwards (see the module comment).
-fn read_committed(file: &mut File, path: &Path) -> Result<RawState, LibpodDbError> {
+fn read_committed(file: &mut File, path: &Path) -> Result<Records, LibpodDbError> {
     let io_err = |source| LibpodDbError::Io {
         path: path.to_path_buf(),
         source,
@@ -169,7 +92,7 @@ fn read_committed(file: &mut File, path: &Path) -> Result<RawState, LibpodDbErro
             // bbolt writes the first pages while holding the lock; an empty
             // file is one it created and has not initialised: nothing in it.
             if locked {
-                return Ok(RawState::default());
+                return Ok(Records::default());
             }
             reason = "the file is empty".into();
             continue;
@@ -267,96 +190,9 @@ fn current_txid(file: &mut File, page_size: usize) -> io::Result<Option<u64>> {
 // `pod` (one per pod id: `config` JSON). The name-registry buckets
 // (`all-ctrs`, `allVolumes`, `allPods`, ...) only index these.
 
-/// libpod's `ContainerConfig`, the fields we use.
-#[derive(Debug, Deserialize)]
-struct RawCtrConfig {
-    #[serde(default)]
-    id: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    pod: Option<String>,
-    #[serde(default)]
-    labels: Option<BTreeMap<String, String>>,
-    #[serde(rename = "rootfsImageID", default)]
-    rootfs_image_id: String,
-    #[serde(rename = "rootfsImageName", default)]
-    rootfs_image_name: String,
-    #[serde(rename = "RawImageName", default)]
-    raw_image_name: String,
-    #[serde(rename = "namedVolumes", default)]
-    named_volumes: Option<Vec<RawNamedVolume>>,
-    /// `IsInfra` is tagged `pause` in libpod.
-    #[serde(default)]
-    pause: bool,
-}
-
-#[derive(Debug, Deserialize)]
-struct RawNamedVolume {
-    #[serde(rename = "volumeName")]
-    name: String,
-}
-
-/// libpod's `ContainerState`: `state` is `define.ContainerStatus`, an int.
-#[derive(Debug, Deserialize)]
-struct RawCtrState {
-    #[serde(default)]
-    state: i64,
-}
-
-#[derive(Debug, Deserialize)]
-struct RawVolConfig {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    labels: Option<BTreeMap<String, String>>,
-    #[serde(rename = "mountPoint", default)]
-    mount_point: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct RawPodConfig {
-    #[serde(default)]
-    id: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    labels: Option<BTreeMap<String, String>>,
-}
-
-/// The JSON blobs and dependency lists found in the database, still to be
-/// parsed: the structural walk and the JSON parsing fail differently.
-#[derive(Debug, Default)]
-struct RawState {
-    /// (id, config, state)
-    containers: Vec<(String, Vec<u8>, Option<Vec<u8>>)>,
-    /// (name, config, dependent container ids)
-    volumes: Vec<(String, Vec<u8>, Vec<String>)>,
-    /// (id, config)
-    pods: Vec<(String, Vec<u8>)>,
-}
-
-/// libpod's `ContainerStatus.String()`.
-fn state_name(n: i64) -> String {
-    match n {
-        0 => "unknown",
-        // libpod's "configured" is what Docker calls created.
-        1 => "created",
-        2 => "initialized",
-        3 => "running",
-        4 => "stopped",
-        5 => "paused",
-        6 => "exited",
-        7 => "removing",
-        8 => "stopping",
-        _ => "bad state",
-    }
-    .to_string()
-}
-
-fn decode(mut db: bolt::Db<'_>) -> Result<RawState, bolt::Corrupt> {
+fn decode(mut db: bolt::Db<'_>) -> Result<Records, bolt::Corrupt> {
     let root = db.root;
-    let mut raw = RawState::default();
+    let mut raw = Records::default();
     for (name, value) in db.entries(root)? {
         let bolt::Value::Bucket(bucket) = value else {
             continue;
@@ -379,6 +215,23 @@ fn decode(mut db: bolt::Db<'_>) -> Result<RawState, bolt::Corrupt> {
                         None => Vec::new(),
                     };
                     raw.volumes.push((r.key.clone(), r.config()?, users));
+                }
+            }
+            b"runtime-config" => {
+                let text = |v: &[u8]| (!v.is_empty()).then(|| lossy(v));
+                for (key, value) in db.entries(bucket)? {
+                    let bolt::Value::Data(v) = value else {
+                        continue;
+                    };
+                    let c = &mut raw.config;
+                    match key {
+                        b"graph-root" => c.graph_root = text(v).map(Into::into),
+                        b"run-root" => c.run_root = text(v).map(Into::into),
+                        b"graph-driver-name" => c.graph_driver = text(v),
+                        b"volume-path" => c.volume_dir = text(v).map(Into::into),
+                        b"static-dir" => c.static_dir = text(v).map(Into::into),
+                        _ => {}
+                    }
                 }
             }
             b"pod" => {
@@ -448,89 +301,6 @@ fn records<'a>(
 
 fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-impl RawState {
-    fn into_state(self, path: &Path) -> Result<LibpodState, LibpodDbError> {
-        fn parse<T: serde::de::DeserializeOwned>(
-            path: &Path,
-            what: impl FnOnce() -> String,
-            bytes: &[u8],
-        ) -> Result<T, LibpodDbError> {
-            serde_json::from_slice(bytes).map_err(|source| LibpodDbError::Json {
-                path: path.to_path_buf(),
-                what: what(),
-                source,
-            })
-        }
-        let mut state = LibpodState::default();
-        let ids: BTreeSet<&str> = self.containers.iter().map(|c| c.0.as_str()).collect();
-        for (id, config, st) in &self.containers {
-            // `{id:?}`: a damaged key is arbitrary bytes; the message stays one line.
-            let c: RawCtrConfig = parse(path, || format!("container {id:?} config"), config)?;
-            let s: Option<RawCtrState> = st
-                .as_deref()
-                .map(|b| parse(path, || format!("container {id:?} state"), b))
-                .transpose()?;
-            let mut volumes: Vec<String> = c
-                .named_volumes
-                .unwrap_or_default()
-                .into_iter()
-                .map(|v| v.name)
-                .collect();
-            volumes.sort();
-            volumes.dedup();
-            // `podman ps` prints the resolved name; what the user typed (a
-            // short name, an id) only when nothing was resolved.
-            let image_name = if c.rootfs_image_name.is_empty() {
-                c.raw_image_name
-            } else {
-                c.rootfs_image_name
-            };
-            state.containers.push(DbContainer {
-                id: if c.id.is_empty() { id.clone() } else { c.id },
-                name: c.name,
-                image_id: c.rootfs_image_id,
-                image_name,
-                state: state_name(s.map_or(0, |s| s.state)),
-                labels: c.labels.unwrap_or_default(),
-                pod: c.pod.filter(|p| !p.is_empty()),
-                infra: c.pause,
-                volumes,
-            });
-        }
-        for (name, config, users) in &self.volumes {
-            let v: RawVolConfig = parse(path, || format!("volume {name:?} config"), config)?;
-            // libpod 4.x never removes a container from a volume's
-            // dependencies (its check is inverted); `VolumeInUse` skips ids
-            // whose container is gone, and so do we.
-            let mut users: Vec<String> = users
-                .iter()
-                .filter(|u| ids.contains(u.as_str()))
-                .cloned()
-                .collect();
-            users.sort();
-            state.volumes.push(DbVolume {
-                name: if v.name.is_empty() {
-                    name.clone()
-                } else {
-                    v.name
-                },
-                labels: v.labels.unwrap_or_default(),
-                mountpoint: v.mount_point,
-                users,
-            });
-        }
-        for (id, config) in &self.pods {
-            let p: RawPodConfig = parse(path, || format!("pod {id:?} config"), config)?;
-            state.pods.push(DbPod {
-                id: if p.id.is_empty() { id.clone() } else { p.id },
-                name: p.name,
-                labels: p.labels.unwrap_or_default(),
-            });
-        }
-        Ok(state)
-    }
 }
 
 /// A read-only reader of bbolt files (format version 2, as in
@@ -812,6 +582,7 @@ mod bolt {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::libpod::{state_name, DbVolume};
     use proptest::prelude::*;
 
     /// Writes bbolt files byte by byte, the way `bucket.go`/`node.go` lay

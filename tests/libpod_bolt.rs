@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use podman_storage::engine::libpod_db::{self, LibpodDbError, LibpodState};
+use podman_storage::engine::libpod::{bolt as libpod_db, LibpodDbError, LibpodState};
 use serde_json::Value;
 
 /// Stores built by `build.sh` isolate the graphroot but share podman's
