@@ -28,6 +28,9 @@ pub struct ImageUsage {
     pub containers: u64,
     pub dangling: bool,
     pub intermediate: bool,
+    /// From an additional image store: on disk, freed by no prune here.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
 }
 
 /// The images of a store, each layer counted once.
@@ -164,6 +167,7 @@ pub fn images(inv: &Inventory) -> ImagesReport {
                 containers: per_image.get(img.id.as_str()).copied().unwrap_or(0),
                 dangling: img.dangling(),
                 intermediate: img.intermediate,
+                read_only: img.read_only,
             }
         })
         .collect();
@@ -185,7 +189,7 @@ pub fn images_reclaimable(inv: &Inventory) -> u64 {
     let kept: Vec<&Image> = inv
         .images
         .iter()
-        .filter(|i| used.contains_key(i.id.as_str()))
+        .filter(|i| i.read_only || used.contains_key(i.id.as_str()))
         .collect();
     let kept_layers: BTreeSet<&LayerKey> = kept.iter().flat_map(|i| &i.layers).collect();
     let all_layers: BTreeSet<&LayerKey> = inv.images.iter().flat_map(|i| &i.layers).collect();
@@ -196,7 +200,7 @@ pub fn images_reclaimable(inv: &Inventory) -> u64 {
     let freed_metadata: u64 = inv
         .images
         .iter()
-        .filter(|i| !used.contains_key(i.id.as_str()))
+        .filter(|i| !i.read_only && !used.contains_key(i.id.as_str()))
         .map(|i| i.metadata_bytes)
         .fold(0, u64::saturating_add);
     freed_layers.saturating_add(freed_metadata)
@@ -228,7 +232,7 @@ pub fn components(inv: &Inventory) -> Vec<Component> {
         reclaimable_bytes: inv
             .containers
             .iter()
-            .filter(|c| !c.state.is_active())
+            .filter(|c| c.state.is_prunable())
             .map(rw)
             .fold(0, u64::saturating_add),
     };
@@ -270,6 +274,7 @@ mod tests {
             metadata_bytes: meta,
             labels: Default::default(),
             intermediate: false,
+            read_only: false,
         }
     }
 
@@ -409,6 +414,7 @@ mod tests {
                     metadata_bytes: meta,
                     labels: Default::default(),
                     intermediate: !named && n % 2 == 0,
+                    read_only: false,
                 });
                 for k in 0..containers {
                     inv.containers.push(container(

@@ -432,6 +432,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             intermediate: false,
+            read_only: false,
         }
     }
 

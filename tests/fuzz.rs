@@ -1744,6 +1744,7 @@ fn regression_engine_sizes_past_u64_saturate() {
             metadata_bytes: u64::MAX,
             labels: Default::default(),
             intermediate: false,
+            read_only: false,
         });
         inv.containers.push(Container {
             id: format!("{:064x}", i + 10),

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use super::local;
 use super::podman::{ContainerEntry, ImageEntry, Podman, PodmanError, VolumeEntry};
-use super::store::{self, StoreLocation, StoreSnapshot};
+use super::store::{self, StoreSnapshot};
 use super::{Container, Image, Inventory, Layer, Volume};
 use crate::runner::RunError;
 use crate::size::Reading;
@@ -71,10 +71,14 @@ pub fn collect(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
 
 fn collect_any(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected {
     if podman.reads_store() {
-        let local = podman.runner().measured("local", "state", local::read);
-        match local.map(|state| state.map(|st| local::inventory(&st).map(|inv| (st, inv)))) {
-            Ok(Some(Ok((state, mut inventory)))) => {
-                let rw_dirs = needs.container_sizes.then(|| state.container_dirs());
+        match podman.runner().measured("local", "state", local::read) {
+            Ok(state) => {
+                let (mut inventory, problems) = local::inventory(&state);
+                for p in problems {
+                    warnings.push(p);
+                }
+                let dirs = state.container_dirs();
+                let rw_dirs = needs.container_sizes.then_some(&dirs);
                 measure_dirs(podman, &mut inventory, rw_dirs, needs.volumes, warnings);
                 return Collected {
                     inventory,
@@ -83,8 +87,7 @@ fn collect_any(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
                 };
             }
             // A recording made over the CLI has no local state: replay that.
-            Ok(None) | Err(RunError::NotRecorded { .. }) => {}
-            Ok(Some(Err(e))) => warnings.push(format!("local store: {e}; asking podman instead")),
+            Err(RunError::NotRecorded { .. }) => {}
             Err(e) => warnings.push(format!("local store: {e}; asking podman instead")),
         }
     }
@@ -226,12 +229,10 @@ fn join<T>(h: Option<std::thread::ScopedJoinHandle<'_, T>>) -> Option<T> {
 }
 
 fn read_store(podman: &Podman) -> Result<StoreSnapshot, RunError> {
-    podman
-        .runner()
-        .measured("store", "layers", || match StoreLocation::resolve() {
-            Some(loc) => store::read(&loc).map_err(|e| e.to_string()),
-            None => Err("could not locate the containers/storage store".to_string()),
-        })
+    podman.runner().measured("store", "layers", || {
+        let r = super::resolve::resolve(&super::resolve::Env::current())?;
+        store::read(&r.store).map_err(|e| e.to_string())
+    })
 }
 
 fn to_container(c: &ContainerEntry) -> Container {
@@ -280,6 +281,7 @@ fn resolve_layers(
             metadata_bytes: 0,
             labels: e.labels.clone(),
             intermediate: e.names.is_empty() && parents.contains(e.id.as_str()),
+            read_only: false,
         };
         let stored = snapshot.and_then(|s| {
             let si = s.images.get(&e.id)?;

@@ -760,6 +760,7 @@ pub fn resolve_images(lines: &[ImageLine], details: Option<&[ImageDetails]>) -> 
                 chains.push((chain.clone(), size));
                 out.images.push(Image {
                     intermediate: names.is_empty() && parents.contains(&id),
+                    read_only: false,
                     id,
                     names,
                     layers: chain,
@@ -792,6 +793,7 @@ pub fn resolve_images(lines: &[ImageLine], details: Option<&[ImageDetails]>) -> 
                     metadata_bytes: 0,
                     labels: Labels::new(),
                     intermediate: false,
+                    read_only: false,
                 });
             }
         }

@@ -1,20 +1,27 @@
 //! The local fast path: a podman store read from its own files with no
 //! podman call at all.
 //!
-//! Every podman call costs 50-100 ms of process start on 4.3, more than the
-//! whole of this path: containers/storage's JSON records give images, layers
-//! and containers' layers (`store.rs`), libpod's bolt database gives
+//! Every podman call costs 50-100 ms of process start, more than the whole
+//! of this path: containers/storage's JSON records give images, layers and
+//! containers' layers (`store.rs`), libpod's database (bolt or SQLite) gives
 //! containers' states and labels, volumes and pods (`libpod/`), and the
-//! walker measures writable layers and volumes. The CLI path stays the
-//! reference: the real-podman tests check that both agree.
+//! walker measures writable layers, volumes and the layers whose recorded
+//! size is missing or, on vfs, not what the disk holds. `resolve.rs` finds
+//! the store as podman would; this module checks that what it found is what
+//! the database was made for, and otherwise refuses (the caller asks podman).
+//! The CLI path stays the reference: the real-podman tests check that both
+//! agree.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::libpod::{self, LibpodDbError, LibpodState};
-use super::store::{self, StoreLocation, StoreSnapshot};
+use super::layers::{self, TreeImage};
+use super::libpod::LibpodState;
+use super::resolve::{self, Env};
+use super::store::{self, StoreSnapshot};
 use super::{Container, ContainerState, Image, Inventory, Layer, Pod, Volume};
 
 /// Everything the local path reads, recorded and replayed as one piece.
@@ -22,83 +29,218 @@ use super::{Container, ContainerState, Image, Inventory, Layer, Pod, Volume};
 pub struct LocalState {
     pub store: StoreSnapshot,
     pub libpod: LibpodState,
+    /// Sizes of layer directories walked because their records could not
+    /// give them (vfs, partial pulls): (bytes, problems met while walking).
+    #[serde(default)]
+    pub walked_layers: BTreeMap<String, (u64, Vec<String>)>,
 }
 
-/// Reads the local store; `Ok(None)` when there is none this path can read
-/// (no libpod bolt database: a fresh machine, or podman 5's SQLite), so the
-/// caller asks podman instead.
-pub fn read() -> Result<Option<LocalState>, String> {
-    let Some(loc) = StoreLocation::resolve() else {
-        return Ok(None);
-    };
-    let db = loc.libpod_db();
-    if !db.exists() {
-        return Ok(None);
+/// Reads of libpod's database and the store are two moments: a container
+/// created or removed between them shows in one only. Reading again settles
+/// it; a store that keeps disagreeing is not this database's.
+const ATTEMPTS: usize = 3;
+
+/// Reads the local store, or says in one line why this path cannot (the
+/// caller then asks podman).
+pub fn read() -> Result<LocalState, String> {
+    let env = Env::current();
+    let r = resolve::resolve(&env)?;
+    if let Some(dir) = &r.store.imagestore {
+        return Err(format!(
+            "{}: an imagestore ({}) is not read directly",
+            r.store
+                .conf
+                .as_deref()
+                .unwrap_or(r.store.graphroot.as_path())
+                .display(),
+            dir.display()
+        ));
     }
-    let libpod = match libpod::bolt::read(&db) {
-        Ok(state) => state,
-        Err(LibpodDbError::Unsupported { .. }) => return Ok(None),
-        Err(e) => return Err(e.to_string()),
-    };
-    let store = store::read(&loc).map_err(|e| e.to_string())?;
-    Ok(Some(LocalState { store, libpod }))
+    if !r.store.graphroot.is_dir() {
+        // podman would make it; until then only podman can say what it
+        // would show, and a wrongly resolved path must not read as empty.
+        return Err(format!("no store at {}", r.store.graphroot.display()));
+    }
+    let mut last = String::new();
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let libpod = r.database.read().map_err(|e| e.to_string())?;
+        check_config(&r, &libpod)?;
+        let store = store::read(&r.store).map_err(|e| e.to_string())?;
+        match check_containers(&libpod, &store) {
+            Ok(()) => {
+                let walked_layers = walk_layers(&store);
+                return Ok(LocalState {
+                    store,
+                    libpod,
+                    walked_layers,
+                });
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// podman opens the store its database records, and refuses to run when
+/// storage.conf names another driver or graph root: so must we.
+fn check_config(r: &resolve::Resolved, libpod: &LibpodState) -> Result<(), String> {
+    let db = r.database.path().display();
+    let c = &libpod.config;
+    if let Some(root) = &c.graph_root {
+        if !same_path(root, &r.store.graphroot) {
+            return Err(format!(
+                "{db} was made for the graph root {}, but storage.conf gives {}",
+                root.display(),
+                r.store.graphroot.display()
+            ));
+        }
+    }
+    if let Some(driver) = c.graph_driver.as_deref().filter(|d| !d.is_empty()) {
+        if driver != r.store.driver {
+            return Err(format!(
+                "{db} was made for the {driver} driver, but the store is read as {}",
+                r.store.driver
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn same_path(a: &std::path::Path, b: &std::path::Path) -> bool {
+    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+}
+
+/// Every container libpod knows has its storage; containers only in the
+/// store are not podman's (buildah, interrupted builds) and are counted as
+/// such, never a reason to refuse.
+fn check_containers(libpod: &LibpodState, store: &StoreSnapshot) -> Result<(), String> {
+    let missing: Vec<&str> = libpod
+        .containers
+        .iter()
+        .filter(|c| !store.containers.contains_key(&c.id))
+        .map(|c| c.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "libpod's database lists {} container(s) the store does not have ({})",
+            missing.len(),
+            missing.join(", ")
+        ));
+    }
+    // podman removes a container with its image: an image a container
+    // still names must be in the store read, or the store is another one.
+    let orphaned: Vec<&str> = libpod
+        .containers
+        .iter()
+        .filter(|c| !c.image_id.is_empty() && !store.images.contains_key(&c.image_id))
+        .map(|c| c.name.as_str())
+        .collect();
+    if !orphaned.is_empty() {
+        return Err(format!(
+            "libpod's database has container(s) whose image is not in the store ({})",
+            orphaned.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// Walks the layer directories whose recorded sizes cannot be used.
+fn walk_layers(store: &StoreSnapshot) -> BTreeMap<String, (u64, Vec<String>)> {
+    let vfs = !store.layer_dirs.is_empty();
+    let mut targets: Vec<(String, PathBuf)> = store
+        .layer_dirs
+        .iter()
+        .map(|(id, d)| (id.clone(), d.clone()))
+        .collect();
+    targets.extend(
+        store
+            .unsized_layers
+            .iter()
+            .filter(|u| !u.dir.as_os_str().is_empty())
+            .map(|u| (u.id.clone(), u.dir.clone())),
+    );
+    let roots: Vec<PathBuf> = targets.iter().map(|t| t.1.clone()).collect();
+    let usages = crate::walk::measure(&roots, &crate::walk::WalkOptions::default());
+    targets
+        .into_iter()
+        .zip(usages)
+        .map(|((id, _), u)| {
+            // A vfs layer holds a whole tree (du -sb); a diff dir counts
+            // like c/storage's own diff size (files only).
+            let bytes = if vfs { u.apparent_bytes } else { u.file_bytes };
+            let errors = u
+                .errors
+                .iter()
+                .map(|e| format!("{}: {}", e.path.display(), e.message))
+                .collect();
+            (id, (bytes, errors))
+        })
+        .collect()
 }
 
 /// The inventory, without sizes of writable layers and volumes (the caller
-/// walks [`Self::container_dirs`] and the volumes' mountpoints).
-pub fn inventory(state: &LocalState) -> Result<Inventory, String> {
-    let in_db: BTreeSet<&str> = state
-        .libpod
-        .containers
-        .iter()
-        .map(|c| c.id.as_str())
-        .collect();
-    let in_store: BTreeSet<&str> = state.store.containers.keys().map(String::as_str).collect();
-    if in_db != in_store {
-        // A container being created or removed right now, or a store that is
-        // not the one this libpod database belongs to: do not guess.
-        return Err(format!(
-            "libpod's database lists {} containers and containers.json {}",
-            in_db.len(),
-            in_store.len()
-        ));
-    }
+/// walks [`LocalState::container_dirs`] and the volumes' mountpoints), and
+/// the problems to report: a layer size that could not be measured.
+pub fn inventory(state: &LocalState) -> (Inventory, Vec<String>) {
+    let mut warnings = Vec::new();
     let mut inv = Inventory::default();
-    for (key, bytes) in &state.store.layer_bytes {
+    let mut layer = |key: &String, bytes: u64| {
         inv.layers.insert(
             key.clone(),
             Layer {
                 key: key.clone(),
-                bytes: *bytes,
+                bytes,
             },
         );
+    };
+    for (key, bytes) in &state.store.layer_bytes {
+        layer(key, *bytes);
     }
-    // A nameless image whose top layer another image builds on is a build
-    // step (podman's `images` hides it), not a dangling image.
-    let built_on: BTreeSet<&str> = state
-        .store
-        .images
-        .values()
-        .flat_map(|i| i.layers.iter().rev().skip(1).map(String::as_str))
+    for (key, (bytes, errors)) in &state.walked_layers {
+        layer(key, *bytes);
+        for e in errors {
+            warnings.push(format!(
+                "layer {}: {e}; its size is a lower bound",
+                short(key)
+            ));
+        }
+    }
+    for u in &state.store.unsized_layers {
+        if !state.walked_layers.contains_key(&u.id) {
+            warnings.push(format!(
+                "layer {}: {} and its directory cannot be measured; not counted",
+                short(&u.id),
+                u.reason
+            ));
+        }
+    }
+    let stored: Vec<(&String, &store::StoredImage)> = state.store.images.iter().collect();
+    let tree: Vec<TreeImage<'_>> = stored
+        .iter()
+        .map(|(_, img)| TreeImage {
+            layers: &img.layers,
+            diff_ids: &img.config.diff_ids,
+            history: &img.config.history,
+        })
         .collect();
-    for (id, img) in &state.store.images {
-        let layer_bytes: u64 = img
-            .layers
-            .iter()
-            .map(|l| state.store.layer_bytes.get(l).copied().unwrap_or(0))
-            .fold(0, u64::saturating_add);
+    let has_child = layers::has_child(&tree);
+    for ((id, img), has_child) in stored.into_iter().zip(has_child) {
+        let bytes_of = |l: &String| inv.layers.get(l).map_or(0, |l| l.bytes);
+        let layer_bytes: u64 = img.layers.iter().map(bytes_of).fold(0, u64::saturating_add);
+        let mut all_layers = img.layers.clone();
+        all_layers.extend(img.mapped_layers.iter().cloned());
         inv.images.push(Image {
             id: id.clone(),
             names: img.names.clone(),
-            layers: img.layers.clone(),
+            layers: all_layers,
             size: layer_bytes.saturating_add(img.metadata_bytes),
             metadata_bytes: img.metadata_bytes,
-            labels: img.labels.clone(),
-            intermediate: img.names.is_empty()
-                && img
-                    .layers
-                    .last()
-                    .is_some_and(|top| built_on.contains(top.as_str())),
+            labels: img.config.labels.clone(),
+            intermediate: img.names.is_empty() && has_child,
+            read_only: img.read_only,
         });
     }
     inv.images.sort_by(|a, b| {
@@ -108,6 +250,17 @@ pub fn inventory(state: &LocalState) -> Result<Inventory, String> {
             .then(a.names.cmp(&b.names))
             .then(a.id.cmp(&b.id))
     });
+    let ours: BTreeSet<&str> = state
+        .libpod
+        .containers
+        .iter()
+        .map(|c| c.id.as_str())
+        .collect();
+    let image_names: BTreeMap<&str, &str> = inv
+        .images
+        .iter()
+        .filter_map(|i| Some((i.id.as_str(), i.names.first()?.as_str())))
+        .collect();
     inv.containers = state
         .libpod
         .containers
@@ -123,6 +276,30 @@ pub fn inventory(state: &LocalState) -> Result<Inventory, String> {
             infra: c.infra,
             rw_bytes: None,
         })
+        .chain(
+            state
+                .store
+                .containers
+                .iter()
+                .filter(|(id, _)| !ours.contains(id.as_str()))
+                .map(|(id, c)| Container {
+                    id: id.clone(),
+                    name: if c.name.is_empty() {
+                        id.chars().take(12).collect()
+                    } else {
+                        c.name.clone()
+                    },
+                    image: image_names
+                        .get(c.image_id.as_str())
+                        .map_or_else(|| c.image_id.clone(), |n| n.to_string()),
+                    image_id: c.image_id.clone(),
+                    state: ContainerState::External,
+                    labels: Default::default(),
+                    pod: None,
+                    infra: false,
+                    rw_bytes: None,
+                }),
+        )
         .collect();
     inv.volumes = state
         .libpod
@@ -147,12 +324,20 @@ pub fn inventory(state: &LocalState) -> Result<Inventory, String> {
             labels: p.labels.clone(),
         })
         .collect();
-    Ok(inv)
+    (inv, warnings)
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(12)]
 }
 
 impl LocalState {
     /// Each container's writable-layer directory, by container id.
-    pub fn container_dirs(&self) -> &BTreeMap<String, PathBuf> {
-        &self.store.containers
+    pub fn container_dirs(&self) -> BTreeMap<String, PathBuf> {
+        self.store
+            .containers
+            .iter()
+            .map(|(id, c)| (id.clone(), c.dir.clone()))
+            .collect()
     }
 }

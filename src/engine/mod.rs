@@ -3,9 +3,11 @@
 
 pub mod collect;
 pub mod docker;
+pub mod layers;
 pub mod libpod;
 pub mod local;
 pub mod podman;
+pub mod resolve;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -41,6 +43,10 @@ pub struct Image {
     /// True when podman hides it from `podman images` (it has no name and is
     /// the parent of another image): a build step, not a user's image.
     pub intermediate: bool,
+    /// From an additional (read-only) image store: on this disk, but no
+    /// prune here frees it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
 }
 
 impl Image {
@@ -74,6 +80,10 @@ pub enum ContainerState {
     Created,
     Exited,
     Stopped,
+    /// In containers/storage but not podman's: a buildah working container
+    /// or an interrupted build. `podman ps --external` lists it; `podman
+    /// container prune` leaves it.
+    External,
     Other,
 }
 
@@ -95,6 +105,11 @@ impl ContainerState {
         matches!(self, Self::Running | Self::Paused)
     }
 
+    /// `podman container prune` removes it.
+    pub fn is_prunable(self) -> bool {
+        !self.is_active() && self != Self::External
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Running => "running",
@@ -102,6 +117,7 @@ impl ContainerState {
             Self::Created => "created",
             Self::Exited => "exited",
             Self::Stopped => "stopped",
+            Self::External => "external",
             Self::Other => "other",
         }
     }

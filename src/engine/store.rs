@@ -1,20 +1,32 @@
 //! The local containers/storage store, read directly: exact per-layer sizes
 //! with no podman call.
 //!
-//! containers/storage keeps its own records as JSON:
-//! `<graphroot>/<driver>-layers/layers.json` (per layer `id`, `parent`,
-//! `diff-size`), `<driver>-images/images.json` (per image `id`, top `layer`,
-//! `big-data-sizes`). podman's image `Size` is exactly the sum of the layers'
-//! `diff-size` plus the image's `big-data-sizes` (measured on 4.3.1), so these
-//! files give every figure `podman images` gives, split per layer.
+//! containers/storage keeps its records as JSON beside each kind's lock:
+//! `<driver>-layers/{layers,volatile-layers}.json` (per layer `id`, `parent`,
+//! `diff-size`), `<driver>-images/images.json` (per image `id`, `names`, top
+//! `layer`, `big-data-sizes`, `mapped-top-layers`) and
+//! `<driver>-containers/{containers,volatile-containers}.json` (per container
+//! `id`, `layer`, `image`). The volatile files hold what `run --rm` and
+//! Quadlet units create (c/storage >= 1.45). podman's image `Size` is exactly
+//! the sum of the layers' `diff-size` plus the image's `big-data-sizes`.
+//!
+//! Consistency: c/storage's writers replace these files by rename while
+//! holding an fcntl write lock on the kind's `*.lock`; its readers take an
+//! fcntl read lock. So do we, for all three kinds at once, so that the
+//! snapshot is one committed state (flock would not exclude fcntl locks).
 
-use std::collections::BTreeMap;
-use std::fs;
-use std::io;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+
+pub use super::resolve::StoreLocation;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -24,6 +36,8 @@ pub enum StoreError {
         #[source]
         source: io::Error,
     },
+    #[error("{path}: not a regular file")]
+    NotAFile { path: PathBuf },
     #[error("parsing {path}: {source}")]
     Json {
         path: PathBuf,
@@ -36,106 +50,8 @@ pub enum StoreError {
         layer: String,
         missing: String,
     },
-}
-
-/// Where a store lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreLocation {
-    pub graphroot: PathBuf,
-    pub driver: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct StorageConf {
-    #[serde(default)]
-    storage: StorageSection,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct StorageSection {
-    driver: Option<String>,
-    graphroot: Option<PathBuf>,
-    rootless_storage_path: Option<PathBuf>,
-}
-
-impl StoreLocation {
-    /// Resolves the store the way containers/storage does for this user:
-    /// `$CONTAINERS_STORAGE_CONF`, else `/etc/containers/storage.conf`, else
-    /// `/usr/share/containers/storage.conf`; rootless users default to
-    /// `~/.local/share/containers/storage`. Returns `None` when the store
-    /// cannot be located (a caller then asks podman instead).
-    pub fn resolve() -> Option<Self> {
-        let env_conf = std::env::var_os("CONTAINERS_STORAGE_CONF").map(PathBuf::from);
-        let candidates: Vec<PathBuf> = match env_conf {
-            Some(p) => vec![p],
-            None => vec![
-                "/etc/containers/storage.conf".into(),
-                "/usr/share/containers/storage.conf".into(),
-            ],
-        };
-        let conf = candidates
-            .iter()
-            .find_map(|p| fs::read_to_string(p).ok())
-            .map(|text| toml::from_str::<StorageConf>(&text).ok())
-            .unwrap_or_else(|| Some(StorageConf::default()))?;
-        let rootless = unsafe { libc::geteuid() } != 0;
-        let graphroot = if rootless {
-            conf.storage.rootless_storage_path.or_else(|| {
-                let data = std::env::var_os("XDG_DATA_HOME")
-                    .map(PathBuf::from)
-                    .or_else(|| {
-                        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share"))
-                    })?;
-                Some(data.join("containers/storage"))
-            })?
-        } else {
-            conf.storage
-                .graphroot
-                .unwrap_or_else(|| "/var/lib/containers/storage".into())
-        };
-        let driver = conf
-            .storage
-            .driver
-            .filter(|d| !d.is_empty())
-            .unwrap_or_else(|| "overlay".into());
-        Some(StoreLocation { graphroot, driver })
-    }
-
-    fn layers_file(&self) -> PathBuf {
-        self.graphroot
-            .join(format!("{}-layers/layers.json", self.driver))
-    }
-
-    fn images_file(&self) -> PathBuf {
-        self.graphroot
-            .join(format!("{}-images/images.json", self.driver))
-    }
-
-    fn containers_file(&self) -> PathBuf {
-        self.graphroot
-            .join(format!("{}-containers/containers.json", self.driver))
-    }
-
-    /// containers/storage keeps an image's big data (config, manifests) as
-    /// files named `=` + base64(key) in the image's directory.
-    fn big_data_file(&self, image: &str, key: &str) -> PathBuf {
-        use base64::Engine as _;
-        let name = format!("={}", base64::engine::general_purpose::STANDARD.encode(key));
-        self.graphroot
-            .join(format!("{}-images", self.driver))
-            .join(image)
-            .join(name)
-    }
-
-    /// Where a layer's own files are (overlay: `<graphroot>/overlay/<id>/diff`).
-    pub fn layer_diff_dir(&self, layer: &str) -> PathBuf {
-        self.graphroot.join(&self.driver).join(layer).join("diff")
-    }
-
-    /// libpod's own database, next to the store.
-    pub fn libpod_db(&self) -> PathBuf {
-        super::libpod::bolt::default_path(&self.graphroot)
-    }
+    #[error("{path}: still locked by a writer after {waited:?}")]
+    Locked { path: PathBuf, waited: Duration },
 }
 
 #[derive(Debug, Deserialize)]
@@ -151,7 +67,11 @@ struct RawLayer {
 struct RawContainer {
     id: String,
     #[serde(default)]
+    names: Option<Vec<String>>,
+    #[serde(default)]
     layer: String,
+    #[serde(default)]
+    image: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -161,8 +81,23 @@ struct RawImage {
     names: Option<Vec<String>>,
     #[serde(default)]
     layer: Option<String>,
+    #[serde(rename = "mapped-top-layers", default)]
+    mapped_top_layers: Option<Vec<String>>,
     #[serde(rename = "big-data-sizes", default)]
     big_data_sizes: BTreeMap<String, i64>,
+}
+
+/// What an image's config says that decides its relation to other images
+/// (c/common's `areParentAndChild`), plus its labels.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageConfig {
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub diff_ids: Vec<String>,
+    /// Each history entry reduced to the fields c/common compares.
+    #[serde(default)]
+    pub history: Vec<String>,
 }
 
 /// One image as the store records it.
@@ -172,93 +107,192 @@ pub struct StoredImage {
     pub names: Vec<String>,
     /// Layer ids, bottom to top.
     pub layers: Vec<String>,
-    pub metadata_bytes: u64,
-    /// From the image's config (`config.Labels`).
+    /// Copies of the chain made for another id mapping: disk the image holds.
     #[serde(default)]
-    pub labels: BTreeMap<String, String>,
+    pub mapped_layers: Vec<String>,
+    pub metadata_bytes: u64,
+    #[serde(default)]
+    pub config: ImageConfig,
+    /// From an additional (read-only) image store: no prune here frees it.
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+/// One container as c/storage records it: podman's, or one podman does not
+/// own (a buildah working container, an interrupted build).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredContainer {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub image_id: String,
+    /// Its writable layer's directory.
+    pub dir: PathBuf,
+}
+
+/// A layer whose recorded size cannot be used, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnsizedLayer {
+    pub id: String,
+    pub dir: PathBuf,
+    pub reason: String,
 }
 
 /// The parts of a store the accounting needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoreSnapshot {
+    /// The driver the records are for.
+    #[serde(default)]
+    pub driver: String,
     /// Image layers' diff sizes by layer id (container layers have none).
     pub layer_bytes: BTreeMap<String, u64>,
-    pub images: BTreeMap<String, StoredImage>,
-    /// Container id -> the directory of its writable layer.
+    /// Layers of images whose `diff-size` is missing (-1 after a partial
+    /// pull) or impossible: the caller measures their directories.
     #[serde(default)]
-    pub containers: BTreeMap<String, PathBuf>,
+    pub unsized_layers: Vec<UnsizedLayer>,
+    /// On vfs each layer directory is a full copy of the filesystem up to
+    /// it, which is what the disk holds; id -> directory, to be walked.
+    #[serde(default)]
+    pub layer_dirs: BTreeMap<String, PathBuf>,
+    pub images: BTreeMap<String, StoredImage>,
+    #[serde(default)]
+    pub containers: BTreeMap<String, StoredContainer>,
 }
 
-/// Reads the store's records; a store with no images yet has no files, which
-/// is an empty snapshot, not an error.
-pub fn read(loc: &StoreLocation) -> Result<StoreSnapshot, StoreError> {
-    let layers_path = loc.layers_file();
-    let layers: Vec<RawLayer> = read_json(&layers_path)?.unwrap_or_default();
-    let images: Vec<RawImage> = read_json(&loc.images_file())?.unwrap_or_default();
-    let containers: Vec<RawContainer> = read_json(&loc.containers_file())?.unwrap_or_default();
-    let mut snap = build(&layers_path, layers, images)?;
-    for (id, img) in &mut snap.images {
-        img.labels = config_labels(&loc.big_data_file(id, &format!("sha256:{id}")));
+/// How long to wait for c/storage's writers before giving up.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+impl StoreLocation {
+    fn kind_dir(&self, root: &Path, kind: &str) -> PathBuf {
+        root.join(format!("{}-{kind}", self.driver))
     }
-    snap.containers = containers
-        .into_iter()
-        .map(|c| {
-            let dir = loc.layer_diff_dir(&c.layer);
-            (c.id, dir)
-        })
-        .collect();
+
+    /// Where a layer's own files are: the directory walked for a writable
+    /// layer, and on vfs for image layers too.
+    pub fn layer_dir(&self, root: &Path, layer: &str) -> Option<PathBuf> {
+        let d = root.join(&self.driver);
+        match self.driver.as_str() {
+            "overlay" | "aufs" => Some(d.join(layer).join("diff")),
+            "vfs" => Some(d.join("dir").join(layer)),
+            "btrfs" => Some(d.join("subvolumes").join(layer)),
+            // zfs and devicemapper mount a layer only while it is in use.
+            _ => None,
+        }
+    }
+
+    /// containers/storage keeps an image's big data (config, manifests) as
+    /// files named `=` + base64(key) in the image's directory.
+    fn big_data_file(&self, root: &Path, image: &str, key: &str) -> PathBuf {
+        use base64::Engine as _;
+        let name = format!("={}", base64::engine::general_purpose::STANDARD.encode(key));
+        self.kind_dir(root, "images").join(image).join(name)
+    }
+}
+
+/// Reads the store's records under c/storage's read locks; a store with no
+/// images yet has no files, which is an empty snapshot, not an error.
+pub fn read(loc: &StoreLocation) -> Result<StoreSnapshot, StoreError> {
+    let root = loc.graphroot.as_path();
+    let containers_root = if loc.transient {
+        loc.runroot.as_path()
+    } else {
+        root
+    };
+    let layers_dir = loc.kind_dir(root, "layers");
+    let images_dir = loc.kind_dir(root, "images");
+    let containers_dir = loc.kind_dir(containers_root, "containers");
+    let volatile_layers_dir = if loc.transient {
+        loc.kind_dir(&loc.runroot, "layers")
+    } else {
+        layers_dir.clone()
+    };
+    let (layers, images, containers) = {
+        let _locks = ReadLocks::take(
+            &[
+                layers_dir.join("layers.lock"),
+                images_dir.join("images.lock"),
+                containers_dir.join("containers.lock"),
+            ],
+            LOCK_WAIT,
+        )?;
+        let mut layers: Vec<RawLayer> = read_json(&layers_dir.join("layers.json"))?;
+        layers.extend(read_json::<RawLayer>(
+            &volatile_layers_dir.join("volatile-layers.json"),
+        )?);
+        let images: Vec<RawImage> = read_json(&images_dir.join("images.json"))?;
+        let mut containers: Vec<RawContainer> = read_json(&containers_dir.join("containers.json"))?;
+        containers.extend(read_json::<RawContainer>(
+            &containers_dir.join("volatile-containers.json"),
+        )?);
+        (layers, images, containers)
+    };
+    let layers_path = layers_dir.join("layers.json");
+    let mut snap = build(loc, root, &layers_path, &layers, &images, false)?;
+    for extra in &loc.additional_image_stores {
+        let ldir = loc.kind_dir(extra, "layers");
+        let idir = loc.kind_dir(extra, "images");
+        let _locks = ReadLocks::take(
+            &[ldir.join("layers.lock"), idir.join("images.lock")],
+            LOCK_WAIT,
+        )?;
+        let layers: Vec<RawLayer> = read_json(&ldir.join("layers.json"))?;
+        let images: Vec<RawImage> = read_json(&idir.join("images.json"))?;
+        let more = build(
+            loc,
+            extra,
+            &ldir.join("layers.json"),
+            &layers,
+            &images,
+            true,
+        )?;
+        // An image in both is the writable store's (c/storage looks there first).
+        for (id, img) in more.images {
+            snap.images.entry(id).or_insert(img);
+        }
+        for (id, b) in more.layer_bytes {
+            snap.layer_bytes.entry(id).or_insert(b);
+        }
+        snap.unsized_layers.extend(more.unsized_layers);
+        for (id, d) in more.layer_dirs {
+            snap.layer_dirs.entry(id).or_insert(d);
+        }
+    }
+    for c in containers {
+        let Some(dir) = loc.layer_dir(root, &c.layer) else {
+            continue;
+        };
+        snap.containers.insert(
+            c.id,
+            StoredContainer {
+                name: c
+                    .names
+                    .unwrap_or_default()
+                    .into_iter()
+                    .next()
+                    .unwrap_or_default(),
+                image_id: c.image,
+                dir,
+            },
+        );
+    }
     Ok(snap)
 }
 
-/// Labels from an image config blob; an unreadable or odd config has none
-/// (labels only help attribution, they never change a byte count).
-fn config_labels(path: &Path) -> BTreeMap<String, String> {
-    #[derive(Deserialize)]
-    struct ImageConfig {
-        #[serde(default)]
-        config: Option<Inner>,
-    }
-    #[derive(Deserialize)]
-    struct Inner {
-        #[serde(rename = "Labels", default)]
-        labels: Option<BTreeMap<String, String>>,
-    }
-    fs::read(path)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<ImageConfig>(&b).ok())
-        .and_then(|c| c.config?.labels)
-        .unwrap_or_default()
-}
-
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, StoreError> {
-    match fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|source| StoreError::Json {
-                path: path.to_path_buf(),
-                source,
-            }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(StoreError::Io {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
-}
-
 fn build(
+    loc: &StoreLocation,
+    root: &Path,
     layers_path: &Path,
-    layers: Vec<RawLayer>,
-    images: Vec<RawImage>,
+    layers: &[RawLayer],
+    images: &[RawImage],
+    read_only: bool,
 ) -> Result<StoreSnapshot, StoreError> {
     let parents: BTreeMap<&str, Option<&str>> = layers
         .iter()
         .map(|l| (l.id.as_str(), l.parent.as_deref().filter(|p| !p.is_empty())))
         .collect();
-    let mut snap = StoreSnapshot::default();
-    for img in &images {
+    let chain_of = |top: Option<&str>| -> Result<Vec<String>, StoreError> {
         let mut chain = Vec::new();
-        let mut cur = img.layer.as_deref().filter(|l| !l.is_empty());
+        let mut cur = top.filter(|l| !l.is_empty());
         while let Some(id) = cur {
             // A chain longer than the number of layers can only be a loop.
             if chain.len() > layers.len() {
@@ -270,94 +304,391 @@ fn build(
             }
             let parent = parents.get(id).ok_or_else(|| StoreError::BrokenChain {
                 path: layers_path.to_path_buf(),
-                layer: img.layer.clone().unwrap_or_default(),
+                layer: top.unwrap_or_default().to_string(),
                 missing: id.to_string(),
             })?;
             chain.push(id.to_string());
             cur = *parent;
         }
         chain.reverse();
+        Ok(chain)
+    };
+    let mut snap = StoreSnapshot {
+        driver: loc.driver.clone(),
+        ..StoreSnapshot::default()
+    };
+    let mut image_layers: BTreeSet<String> = BTreeSet::new();
+    for img in images {
+        let chain = chain_of(img.layer.as_deref())?;
+        let mut mapped = Vec::new();
+        for top in img.mapped_top_layers.iter().flatten() {
+            for l in chain_of(Some(top))? {
+                if !chain.contains(&l) && !mapped.contains(&l) {
+                    mapped.push(l);
+                }
+            }
+        }
+        image_layers.extend(chain.iter().chain(&mapped).cloned());
         let metadata_bytes = img
             .big_data_sizes
             .values()
             .map(|v| (*v).max(0) as u64)
             .fold(0, u64::saturating_add);
+        let config = read_config(&loc.big_data_file(root, &img.id, &format!("sha256:{}", img.id)));
         snap.images.insert(
             img.id.clone(),
             StoredImage {
                 names: img.names.clone().unwrap_or_default(),
                 layers: chain,
+                mapped_layers: mapped,
                 metadata_bytes,
-                labels: BTreeMap::new(),
+                config,
+                read_only,
             },
         );
     }
-    for l in &layers {
-        if let Some(size) = l.diff_size {
-            snap.layer_bytes.insert(l.id.clone(), size.max(0) as u64);
+    let limit = filesystem_bytes(root);
+    for l in layers.iter().filter(|l| image_layers.contains(&l.id)) {
+        let dir = loc.layer_dir(root, &l.id);
+        if loc.driver == "vfs" {
+            if let Some(dir) = dir {
+                snap.layer_dirs.insert(l.id.clone(), dir);
+                continue;
+            }
+        }
+        let problem = match l.diff_size {
+            Some(n) if n < 0 => Some(format!("its recorded size is {n} (a partial pull)")),
+            None => Some("it has no recorded size".to_string()),
+            Some(n) if limit.is_some_and(|lim| n as u64 > lim) => Some(format!(
+                "its recorded size {n} is larger than its file system"
+            )),
+            Some(n) => {
+                snap.layer_bytes.insert(l.id.clone(), n as u64);
+                None
+            }
+        };
+        if let Some(reason) = problem {
+            snap.unsized_layers.push(UnsizedLayer {
+                id: l.id.clone(),
+                // Without a directory to measure, the caller says the
+                // figure is a lower bound.
+                dir: dir.unwrap_or_default(),
+                reason,
+            });
         }
     }
     Ok(snap)
+}
+
+/// The size of the file system holding `path`: no layer can be larger.
+fn filesystem_bytes(path: &Path) -> Option<u64> {
+    let st = rustix::fs::statvfs(path).ok()?;
+    Some(st.f_blocks.saturating_mul(st.f_frsize))
+}
+
+/// Labels, diff ids and history from an image config blob; an unreadable or
+/// odd config has none of them (then the image has no parent or child,
+/// which is also what c/common concludes).
+fn read_config(path: &Path) -> ImageConfig {
+    #[derive(Deserialize)]
+    struct Raw {
+        #[serde(default)]
+        config: Option<Inner>,
+        #[serde(default)]
+        rootfs: Option<RootFs>,
+        #[serde(default)]
+        history: Option<Vec<serde_json::Value>>,
+    }
+    #[derive(Deserialize)]
+    struct Inner {
+        #[serde(rename = "Labels", default)]
+        labels: Option<BTreeMap<String, String>>,
+    }
+    #[derive(Deserialize)]
+    struct RootFs {
+        #[serde(default)]
+        diff_ids: Option<Vec<String>>,
+    }
+    let Some(raw) = read_regular(path)
+        .ok()
+        .flatten()
+        .and_then(|b| serde_json::from_slice::<Raw>(&b).ok())
+    else {
+        return ImageConfig::default();
+    };
+    ImageConfig {
+        labels: raw.config.and_then(|c| c.labels).unwrap_or_default(),
+        diff_ids: raw.rootfs.and_then(|r| r.diff_ids).unwrap_or_default(),
+        history: raw
+            .history
+            .unwrap_or_default()
+            .iter()
+            .map(|h| {
+                let field = |k: &str| h.get(k).map(|v| v.to_string()).unwrap_or_default();
+                [
+                    field("created"),
+                    field("created_by"),
+                    field("author"),
+                    field("comment"),
+                    h.get("empty_layer")
+                        .and_then(|v| v.as_bool())
+                        .unwrap_or(false)
+                        .to_string(),
+                ]
+                .join("\u{1f}")
+            })
+            .collect(),
+    }
+}
+
+/// A file's bytes, `None` when it does not exist. Anything but a regular
+/// file (a FIFO would block forever) is an error.
+fn read_regular(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+    let io_err = |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(e)),
+    };
+    let meta = file.metadata().map_err(io_err)?;
+    let ft = meta.file_type();
+    if !ft.is_file() || ft.is_fifo() {
+        return Err(StoreError::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.read_to_end(&mut bytes).map_err(io_err)?;
+    Ok(Some(bytes))
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, StoreError> {
+    match read_regular(path)? {
+        // c/storage writes an empty file for an empty list on some paths.
+        Some(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Ok(Vec::new()),
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(|source| StoreError::Json {
+            path: path.to_path_buf(),
+            source,
+        }),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// fcntl read locks on c/storage's lock files, held until dropped (closing
+/// the files releases them). A lock file that does not exist guards nothing
+/// yet; it is never created.
+struct ReadLocks(#[allow(dead_code)] Vec<File>);
+
+impl ReadLocks {
+    fn take(paths: &[PathBuf], wait: Duration) -> Result<ReadLocks, StoreError> {
+        let deadline = Instant::now() + wait;
+        let mut held = Vec::new();
+        for path in paths {
+            let file = match File::open(path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(source) => {
+                    return Err(StoreError::Io {
+                        path: path.clone(),
+                        source,
+                    })
+                }
+            };
+            loop {
+                match read_lock(&file) {
+                    Ok(true) => break,
+                    Ok(false) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(5))
+                    }
+                    Ok(false) => {
+                        return Err(StoreError::Locked {
+                            path: path.clone(),
+                            waited: wait,
+                        })
+                    }
+                    Err(source) => {
+                        return Err(StoreError::Io {
+                            path: path.clone(),
+                            source,
+                        })
+                    }
+                }
+            }
+            held.push(file);
+        }
+        Ok(ReadLocks(held))
+    }
+}
+
+/// One non-blocking attempt at a whole-file fcntl read lock; `Ok(false)`
+/// when a writer holds it.
+fn read_lock(file: &File) -> io::Result<bool> {
+    // SAFETY: flock is plain data; zeroed is a valid value.
+    let mut lk: libc::flock = unsafe { std::mem::zeroed() };
+    lk.l_type = libc::F_RDLCK as _;
+    lk.l_whence = libc::SEEK_SET as _;
+    // SAFETY: fcntl on a descriptor we own, with a valid flock struct.
+    let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLK, &lk) };
+    if rc == 0 {
+        return Ok(true);
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EAGAIN) | Some(libc::EACCES) | Some(libc::EINTR) => Ok(false),
+        // A file system without locks: c/storage could not lock it either.
+        Some(libc::ENOLCK) => Ok(true),
+        _ => Err(err),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn layer(id: &str, parent: Option<&str>, size: Option<i64>) -> RawLayer {
-        RawLayer {
-            id: id.into(),
-            parent: parent.map(Into::into),
-            diff_size: size,
+    fn loc(root: &Path, driver: &str) -> StoreLocation {
+        StoreLocation {
+            graphroot: root.to_path_buf(),
+            runroot: root.join("run"),
+            driver: driver.into(),
+            driver_configured: true,
+            transient: false,
+            imagestore: None,
+            additional_image_stores: Vec::new(),
+            conf: None,
         }
     }
 
+    fn write(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
     #[test]
-    fn follows_parent_chains_bottom_to_top() {
-        let layers = vec![
-            layer("a", None, Some(10)),
-            layer("b", Some("a"), Some(5)),
-            layer("c", Some("b"), None),
-        ];
-        let images = vec![RawImage {
-            id: "img".into(),
-            names: None,
-            layer: Some("b".into()),
-            big_data_sizes: [("manifest".to_string(), 7)].into(),
-        }];
-        let snap = build(Path::new("layers.json"), layers, images).unwrap();
+    fn follows_chains_reads_volatile_files_and_flags_unsized_layers() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        write(
+            &r.join("overlay-layers/layers.json"),
+            r#"[{"id":"a","diff-size":10},{"id":"b","parent":"a","diff-size":-1},{"id":"c","parent":"b"}]"#,
+        );
+        write(
+            &r.join("overlay-layers/volatile-layers.json"),
+            r#"[{"id":"v","parent":"b"}]"#,
+        );
+        write(
+            &r.join("overlay-images/images.json"),
+            r#"[{"id":"img","layer":"b","big-data-sizes":{"manifest":7}}]"#,
+        );
+        write(
+            &r.join("overlay-containers/containers.json"),
+            r#"[{"id":"c1","layer":"c","image":"img","names":["one"]}]"#,
+        );
+        write(
+            &r.join("overlay-containers/volatile-containers.json"),
+            r#"[{"id":"c2","layer":"v","image":"img"}]"#,
+        );
+        let snap = read(&loc(r, "overlay")).unwrap();
         assert_eq!(snap.images["img"].layers, vec!["a", "b"]);
         assert_eq!(snap.images["img"].metadata_bytes, 7);
-        assert_eq!(snap.layer_bytes.get("c"), None);
-        assert_eq!(snap.layer_bytes["a"], 10);
+        assert_eq!(snap.layer_bytes.get("a"), Some(&10));
+        // -1 is a size to compute, never 0.
+        assert_eq!(snap.layer_bytes.get("b"), None);
+        assert_eq!(snap.unsized_layers.len(), 1);
+        assert_eq!(snap.unsized_layers[0].dir, r.join("overlay/b/diff"));
+        assert_eq!(snap.containers["c1"].dir, r.join("overlay/c/diff"));
+        assert_eq!(snap.containers["c1"].name, "one");
+        assert_eq!(snap.containers["c2"].dir, r.join("overlay/v/diff"));
+    }
+
+    #[test]
+    fn vfs_layers_are_directories_to_walk() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        write(
+            &r.join("vfs-layers/layers.json"),
+            r#"[{"id":"a","diff-size":10}]"#,
+        );
+        write(
+            &r.join("vfs-images/images.json"),
+            r#"[{"id":"i","layer":"a"}]"#,
+        );
+        let snap = read(&loc(r, "vfs")).unwrap();
+        assert_eq!(snap.layer_dirs["a"], r.join("vfs/dir/a"));
+        assert!(snap.layer_bytes.is_empty());
+    }
+
+    #[test]
+    fn a_fifo_in_place_of_a_record_is_an_error_not_a_hang() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("overlay-layers/layers.json");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let err = read(&loc(dir.path(), "overlay")).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+    }
+
+    #[test]
+    fn a_writers_fcntl_lock_is_waited_for_then_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("overlay-layers/layers.lock");
+        write(&lock, "");
+        // A writer in another process (fcntl locks are per process).
+        let holder = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(format!(
+                "import fcntl,time,sys\nf=open('{}','r+')\nfcntl.lockf(f,fcntl.LOCK_EX)\nprint('locked',flush=True)\ntime.sleep(3)",
+                lock.display()
+            ))
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        let mut out = holder.stdout.unwrap();
+        let mut buf = [0u8; 7];
+        out.read_exact(&mut buf).unwrap();
+        let err = ReadLocks::take(std::slice::from_ref(&lock), Duration::from_millis(200))
+            .err()
+            .expect("the writer's lock excludes readers");
+        assert!(err.to_string().contains("still locked"), "{err}");
     }
 
     #[test]
     fn a_missing_parent_is_an_error_naming_the_file() {
-        let layers = vec![layer("b", Some("a"), Some(5))];
-        let images = vec![RawImage {
-            id: "img".into(),
-            names: None,
-            layer: Some("b".into()),
-            big_data_sizes: BTreeMap::new(),
-        }];
-        let err = build(Path::new("/x/layers.json"), layers, images).unwrap_err();
-        assert!(err.to_string().contains("/x/layers.json"), "{err}");
-        assert!(err.to_string().contains("missing a"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        write(
+            &r.join("overlay-layers/layers.json"),
+            r#"[{"id":"b","parent":"a","diff-size":5}]"#,
+        );
+        write(
+            &r.join("overlay-images/images.json"),
+            r#"[{"id":"i","layer":"b"}]"#,
+        );
+        let err = read(&loc(r, "overlay")).unwrap_err().to_string();
+        assert!(err.contains("layers.json"), "{err}");
+        assert!(err.contains("missing a"), "{err}");
     }
 
     #[test]
     fn a_parent_loop_terminates_with_an_error() {
-        let layers = vec![
-            layer("a", Some("b"), Some(1)),
-            layer("b", Some("a"), Some(1)),
-        ];
-        let images = vec![RawImage {
-            id: "img".into(),
-            names: None,
-            layer: Some("a".into()),
-            big_data_sizes: BTreeMap::new(),
-        }];
-        assert!(build(Path::new("l"), layers, images).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        write(
+            &r.join("overlay-layers/layers.json"),
+            r#"[{"id":"a","parent":"b"},{"id":"b","parent":"a"}]"#,
+        );
+        write(
+            &r.join("overlay-images/images.json"),
+            r#"[{"id":"i","layer":"a"}]"#,
+        );
+        assert!(read(&loc(r, "overlay")).is_err());
     }
 }
