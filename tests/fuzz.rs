@@ -1035,10 +1035,7 @@ fn fuzz_store_read() {
             && case.driver != ".."
             && case.driver != "."
             && case.driver.len() < 200;
-        let loc = StoreLocation {
-            graphroot: g.clone(),
-            driver: case.driver.clone(),
-        };
+        let loc = StoreLocation::new(g.clone(), &case.driver);
         if plain {
             let d = &case.driver;
             for (sub, name, seed, m) in [
@@ -1814,10 +1811,7 @@ fn regression_store_big_data_sizes_past_u64() {
         r#"[{"id":"i1","layer":"l1","big-data-sizes":{"a":9223372036854775807,"b":9223372036854775807,"c":9223372036854775807}}]"#,
     )
     .unwrap();
-    let snap = store::read(&StoreLocation {
-        graphroot: g.to_path_buf(),
-        driver: "overlay".into(),
-    })
+    let snap = store::read(&StoreLocation::new(g.to_path_buf(), "overlay"))
     .unwrap();
     assert_eq!(snap.images["i1"].metadata_bytes, u64::MAX);
 }

@@ -72,7 +72,7 @@ pub fn collect(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
 fn collect_any(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected {
     if podman.reads_store() {
         match podman.runner().measured("local", "state", local::read) {
-            Ok(state) => {
+            Ok(Some(state)) => {
                 let (mut inventory, problems) = local::inventory(&state);
                 for p in problems {
                     warnings.push(p);
@@ -87,7 +87,7 @@ fn collect_any(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
                 };
             }
             // A recording made over the CLI has no local state: replay that.
-            Err(RunError::NotRecorded { .. }) => {}
+            Ok(None) | Err(RunError::NotRecorded { .. }) => {}
             Err(e) => warnings.push(format!("local store: {e}; asking podman instead")),
         }
     }

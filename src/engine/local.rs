@@ -40,9 +40,10 @@ pub struct LocalState {
 /// it; a store that keeps disagreeing is not this database's.
 const ATTEMPTS: usize = 3;
 
-/// Reads the local store, or says in one line why this path cannot (the
-/// caller then asks podman).
-pub fn read() -> Result<LocalState, String> {
+/// Reads the local store; `Ok(None)` when there is none yet (podman would
+/// make it, and only podman can say what it would show), an error saying in
+/// one line why the store cannot be read. Either way the caller asks podman.
+pub fn read() -> Result<Option<LocalState>, String> {
     let env = Env::current();
     let r = resolve::resolve(&env)?;
     if let Some(dir) = &r.store.imagestore {
@@ -57,9 +58,8 @@ pub fn read() -> Result<LocalState, String> {
         ));
     }
     if !r.store.graphroot.is_dir() {
-        // podman would make it; until then only podman can say what it
-        // would show, and a wrongly resolved path must not read as empty.
-        return Err(format!("no store at {}", r.store.graphroot.display()));
+        // A wrongly resolved path must not read as an empty store.
+        return Ok(None);
     }
     let mut last = String::new();
     for attempt in 0..ATTEMPTS {
@@ -72,11 +72,11 @@ pub fn read() -> Result<LocalState, String> {
         match check_containers(&libpod, &store) {
             Ok(()) => {
                 let walked_layers = walk_layers(&store);
-                return Ok(LocalState {
+                return Ok(Some(LocalState {
                     store,
                     libpod,
                     walked_layers,
-                });
+                }));
             }
             Err(e) => last = e,
         }

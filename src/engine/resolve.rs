@@ -95,6 +95,22 @@ pub struct StoreLocation {
     pub conf: Option<PathBuf>,
 }
 
+impl StoreLocation {
+    /// A store at `graphroot` with c/storage's defaults for the rest.
+    pub fn new(graphroot: PathBuf, driver: &str) -> StoreLocation {
+        StoreLocation {
+            runroot: graphroot.join("run"),
+            graphroot,
+            driver: driver.to_string(),
+            driver_configured: true,
+            transient: false,
+            imagestore: None,
+            additional_image_stores: Vec::new(),
+            conf: None,
+        }
+    }
+}
+
 /// The local store and libpod's database for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {

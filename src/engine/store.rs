@@ -553,16 +553,7 @@ mod tests {
     use super::*;
 
     fn loc(root: &Path, driver: &str) -> StoreLocation {
-        StoreLocation {
-            graphroot: root.to_path_buf(),
-            runroot: root.join("run"),
-            driver: driver.into(),
-            driver_configured: true,
-            transient: false,
-            imagestore: None,
-            additional_image_stores: Vec::new(),
-            conf: None,
-        }
+        StoreLocation::new(root.to_path_buf(), driver)
     }
 
     fn write(path: &Path, text: &str) {
