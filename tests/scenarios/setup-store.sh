@@ -6,10 +6,19 @@
 # for the working container.
 #
 #   setup-store.sh build    # reset the store, then build
+#   setup-store.sh buildah  # add a buildah working container (not podman's)
 #   setup-store.sh reset
 set -euo pipefail
+case "${1:-build}" in
+  buildah)
+    ctr=$(buildah from localhost/base:1)
+    buildah run --network none "$ctr" -- sh -c 'head -c 300000 /dev/urandom > /b' >/dev/null
+    exit 0 ;;
+  reset)
+    podman system reset -f >/dev/null 2>&1 || true
+    exit 0 ;;
+esac
 podman system reset -f >/dev/null 2>&1 || true
-[ "${1:-build}" = reset ] && exit 0
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/rootfs/bin" "$work/rootfs/etc"
@@ -38,7 +47,3 @@ podman create --name idle localhost/label:1 true >/dev/null
 # A --rm container left running, as every Quadlet unit is.
 podman run -d --rm --network none --name quadlet localhost/run:1 \
   sh -c 'head -c 600000 /dev/urandom > /w; exec sleep 100000' >/dev/null
-if command -v buildah >/dev/null; then
-  ctr=$(buildah from localhost/base:1)
-  buildah run --network none "$ctr" -- sh -c 'head -c 300000 /dev/urandom > /b' >/dev/null
-fi
