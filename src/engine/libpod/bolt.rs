@@ -307,6 +307,9 @@ fn lossy(b: &[u8]) -> String {
 /// `etcd-io/bbolt` `page.go`, `bucket.go`, `db.go`), over bytes in memory.
 /// Integers are in the writer's native byte order. Every offset is checked:
 /// a damaged or half-written file is an error value, never a panic.
+// The file format's reader, named for the format inside the module named
+// for the backend.
+#[allow(clippy::module_inception)]
 mod bolt {
     pub const MAGIC: u32 = 0xED0C_DAED;
     const VERSION: u32 = 2;

@@ -25,8 +25,20 @@ pub enum LibpodDbError {
         #[source]
         source: io::Error,
     },
-    #[error("{path}: not a readable bolt database: {reason}")]
+    #[error("{path}: not a readable libpod database: {reason}")]
     Corrupt { path: PathBuf, reason: String },
+    /// A writer kept the database locked for longer than we wait.
+    #[error("{path}: still locked by a writer after {} s; try again", waited.as_secs_f32())]
+    Locked {
+        path: PathBuf,
+        waited: std::time::Duration,
+    },
+    #[error("{path}: libpod schema version {version}, this reader knows version {known}")]
+    Schema {
+        path: PathBuf,
+        version: i64,
+        known: i64,
+    },
     #[error("{path}: changed during each of {attempts} reads; last problem: {reason}")]
     Unstable {
         path: PathBuf,
