@@ -114,7 +114,7 @@ fn podman5_sh() -> PathBuf {
     if here.exists() {
         here
     } else {
-        PathBuf::from("/work/wt-infra/tests/scenarios/podman5.sh")
+        PathBuf::from("tests/scenarios/podman5.sh")
     }
 }
 

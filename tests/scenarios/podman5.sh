@@ -35,7 +35,7 @@ marker=$cache/trixie.done
 lock=$cache/lock
 # nftables: netavark's firewall, for RUN steps in root builds; passt:
 # rootless podman 5's network (pasta), for RUN steps in rootless builds.
-packages=(podman runc busybox-static uidmap nftables passt buildah)
+packages=(podman runc busybox-static uidmap nftables passt buildah hyperfine)
 override=/etc/containers/podman-storage.conf
 path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
