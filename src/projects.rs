@@ -449,6 +449,7 @@ mod tests {
             pod: None,
             infra: false,
             rw_bytes: Some(5),
+            lower_bound: false,
         }
     }
 
@@ -486,6 +487,7 @@ mod tests {
                 in_use: false,
                 bytes: Some(7),
                 approximate: false,
+                lower_bound: false,
             }],
             pods: vec![],
         }
@@ -616,6 +618,7 @@ mod tests {
                     in_use,
                     bytes: Some(bytes),
                     approximate: false,
+                    lower_bound: false,
                 });
             }
             inv

@@ -1755,6 +1755,7 @@ fn regression_engine_sizes_past_u64_saturate() {
             pod: None,
             infra: false,
             rw_bytes: Some(u64::MAX),
+            lower_bound: false,
         });
         inv.volumes.push(Volume {
             name: key.to_string(),
@@ -1763,6 +1764,7 @@ fn regression_engine_sizes_past_u64_saturate() {
             in_use: false,
             bytes: Some(u64::MAX),
             approximate: false,
+            lower_bound: false,
         });
     }
     let images = account::images(&inv);

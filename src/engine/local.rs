@@ -122,6 +122,7 @@ pub fn inventory(state: &LocalState) -> Result<Inventory, String> {
             pod: c.pod.clone(),
             infra: c.infra,
             rw_bytes: None,
+            lower_bound: false,
         })
         .collect();
     inv.volumes = state
@@ -135,6 +136,7 @@ pub fn inventory(state: &LocalState) -> Result<Inventory, String> {
             in_use: !v.users.is_empty(),
             bytes: None,
             approximate: false,
+            lower_bound: false,
         })
         .collect();
     inv.pods = state
