@@ -266,7 +266,13 @@ fn cli_only_reads_no_store_file_and_agrees_to_the_byte() {
         let out = store
             .env(
                 Command::new("strace")
-                    .args(["-f", "-qq", "-e", "trace=openat,open,execve", "-o"])
+                    .args([
+                        "-f",
+                        "-qq",
+                        "-e",
+                        "trace=openat,open,execve,clone,clone3,fork,vfork",
+                        "-o",
+                    ])
                     .arg(&log)
                     .arg(env!("CARGO_BIN_EXE_podman-storage"))
                     .args(["--cli-only", "--format", "json", "df"]),
@@ -280,14 +286,20 @@ fn cli_only_reads_no_store_file_and_agrees_to_the_byte() {
             String::from_utf8_lossy(&out.stderr)
         );
         let trace = std::fs::read_to_string(&log).unwrap();
-        // The tool is the first pid; a pid that execs podman is a child.
+        // The tool is the first pid: a pid that execs after it is a child
+        // (podman), and so is every thread or process a child starts.
         let pid_of = |l: &str| l.split_whitespace().next().unwrap_or("").to_string();
-        let children: std::collections::BTreeSet<String> = trace
-            .lines()
-            .skip(1)
-            .filter(|l| l.contains("execve(") && !l.contains("= -1"))
-            .map(pid_of)
-            .collect();
+        let mut children = std::collections::BTreeSet::new();
+        for l in trace.lines().skip(1) {
+            let pid = pid_of(l);
+            if l.contains("execve") && !l.contains("= -1") {
+                children.insert(pid);
+            } else if (l.contains("clone") || l.contains("fork")) && children.contains(&pid) {
+                if let Some(new) = l.rsplit("= ").next().filter(|n| n.parse::<u32>().is_ok()) {
+                    children.insert(new.to_string());
+                }
+            }
+        }
         let root = store.graphroot().display().to_string();
         let volumes = format!("{root}/volumes/");
         let read: Vec<&str> = trace

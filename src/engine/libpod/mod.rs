@@ -264,7 +264,6 @@ impl Records {
     }
 }
 
-
 /// One libpod database file, of either backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Database {
