@@ -73,6 +73,9 @@ pub struct Component {
     pub bytes: u64,
     /// What pruning the unused ones would really free.
     pub reclaimable_bytes: u64,
+    /// Some of its items could not be measured in full: `bytes` and
+    /// `reclaimable_bytes` are lower bounds.
+    pub incomplete: bool,
 }
 
 /// The `df` row for blob caches: `active` counts OCI layouts some tag still
@@ -96,6 +99,7 @@ pub fn caches_component(reports: &[crate::caches::CacheReport], total_bytes: u64
                 Kind::Unknown | Kind::Missing => 0,
             })
             .fold(0, u64::saturating_add),
+        incomplete: false,
     }
 }
 
@@ -218,6 +222,7 @@ pub fn components(inv: &Inventory) -> Vec<Component> {
         active: listed.filter(|i| used.contains_key(i.id.as_str())).count() as u64,
         bytes: imgs.total_bytes,
         reclaimable_bytes: images_reclaimable(inv),
+        incomplete: false,
     };
     let rw = |c: &crate::engine::Container| c.rw_bytes.unwrap_or(0);
     let containers = Component {
@@ -235,6 +240,7 @@ pub fn components(inv: &Inventory) -> Vec<Component> {
             .filter(|c| c.state.is_prunable())
             .map(rw)
             .fold(0, u64::saturating_add),
+        incomplete: inv.containers.iter().any(|c| c.lower_bound),
     };
     let vbytes = |v: &crate::engine::Volume| v.bytes.unwrap_or(0);
     let volumes = Component {
@@ -248,6 +254,10 @@ pub fn components(inv: &Inventory) -> Vec<Component> {
             .filter(|v| !v.in_use)
             .map(vbytes)
             .fold(0, u64::saturating_add),
+        incomplete: inv
+            .volumes
+            .iter()
+            .any(|v| v.lower_bound || v.bytes.is_none()),
     };
     vec![images, containers, volumes]
 }
@@ -303,6 +313,7 @@ mod tests {
             pod: None,
             infra: false,
             rw_bytes: Some(rw),
+            lower_bound: false,
         }
     }
 

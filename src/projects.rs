@@ -450,6 +450,7 @@ mod tests {
             pod: None,
             infra: false,
             rw_bytes: Some(5),
+            lower_bound: false,
         }
     }
 
@@ -487,6 +488,7 @@ mod tests {
                 in_use: false,
                 bytes: Some(7),
                 approximate: false,
+                lower_bound: false,
             }],
             pods: vec![],
         }
@@ -617,6 +619,7 @@ mod tests {
                     in_use,
                     bytes: Some(bytes),
                     approximate: false,
+                    lower_bound: false,
                 });
             }
             inv

@@ -145,6 +145,21 @@ impl Runner {
     /// Runs `argv` and returns its output if it exited 0; `hint` says how to
     /// install the program when it is missing.
     pub fn run(&self, argv: &[String], hint: &str) -> Result<Recording, RunError> {
+        let rec = self.run_any(argv, hint)?;
+        if rec.exit_code != Some(0) {
+            return Err(RunError::Failed {
+                argv: Argv(argv.to_vec()),
+                status: ExitStatusText(rec.exit_code),
+                stderr: first_line(&rec.stderr),
+            });
+        }
+        Ok(rec)
+    }
+
+    /// Runs `argv` and returns its output whatever its exit code, for
+    /// commands whose partial answer is still worth reading (`podman image
+    /// inspect A B` prints A when B is gone, then exits 125).
+    pub fn run_any(&self, argv: &[String], hint: &str) -> Result<Recording, RunError> {
         let rec = match &self.mode {
             Mode::Replay(dir) => load(dir, argv)?,
             Mode::Live => self.spawn(argv, hint)?,
@@ -157,14 +172,16 @@ impl Runner {
                 rec
             }
         };
-        if rec.exit_code != Some(0) {
-            return Err(RunError::Failed {
-                argv: Argv(argv.to_vec()),
-                status: ExitStatusText(rec.exit_code),
-                stderr: first_line(&rec.stderr),
-            });
-        }
         Ok(rec)
+    }
+
+    /// The error [`Self::run`] gives for a recording that did not exit 0.
+    pub fn failure(rec: &Recording) -> RunError {
+        RunError::Failed {
+            argv: Argv(rec.argv.clone()),
+            status: ExitStatusText(rec.exit_code),
+            stderr: first_line(&rec.stderr),
+        }
     }
 
     /// A measurement made without a command (a store file read, a directory

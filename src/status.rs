@@ -25,9 +25,24 @@ impl Status {
 }
 
 /// One-line problems collected while measuring; shared by concurrent sources.
+///
+/// Two severities: a warning means a figure is missing or only a lower
+/// bound (exit 1); a note says how the figures were obtained when that
+/// changed nothing about them, such as a fallback that then succeeded or an
+/// image removed while the store was being read (printed, exit unchanged).
 #[derive(Debug, Default)]
 pub struct Warnings {
     lines: Mutex<Vec<String>>,
+    notes: Mutex<Vec<String>>,
+}
+
+/// Multi-line messages are folded so each stays one line.
+fn one_line(message: impl fmt::Display) -> String {
+    message
+        .to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl Warnings {
@@ -35,17 +50,24 @@ impl Warnings {
         Self::default()
     }
 
-    /// Records a problem. Multi-line messages are folded so each stays one line.
+    /// Records a problem: the report is partial.
     pub fn push(&self, message: impl fmt::Display) {
-        let line = message
-            .to_string()
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
         self.lines
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(line);
+            .push(one_line(message));
+    }
+
+    /// Records a note: printed, but the report is still complete.
+    pub fn note(&self, message: impl fmt::Display) {
+        self.notes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(one_line(message));
+    }
+
+    pub fn notes(&self) -> Vec<String> {
+        self.notes.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub fn to_vec(&self) -> Vec<String> {
@@ -65,5 +87,25 @@ impl Warnings {
         } else {
             Status::Partial
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_are_kept_apart_and_leave_the_report_complete() {
+        let w = Warnings::new();
+        w.note("local store: unreadable;\nasking podman instead");
+        assert_eq!(w.status(), Status::Complete);
+        assert!(w.is_empty());
+        assert_eq!(
+            w.notes(),
+            ["local store: unreadable; asking podman instead"]
+        );
+        w.push("podman failed");
+        assert_eq!(w.status(), Status::Partial);
+        assert_eq!(w.to_vec(), ["podman failed"]);
     }
 }

@@ -1753,6 +1753,7 @@ fn regression_engine_sizes_past_u64_saturate() {
             pod: None,
             infra: false,
             rw_bytes: Some(u64::MAX),
+            lower_bound: false,
         });
         inv.volumes.push(Volume {
             name: key.to_string(),
@@ -1761,6 +1762,7 @@ fn regression_engine_sizes_past_u64_saturate() {
             in_use: false,
             bytes: Some(u64::MAX),
             approximate: false,
+            lower_bound: false,
         });
     }
     let images = account::images(&inv);
@@ -1811,8 +1813,7 @@ fn regression_store_big_data_sizes_past_u64() {
         r#"[{"id":"i1","layer":"l1","big-data-sizes":{"a":9223372036854775807,"b":9223372036854775807,"c":9223372036854775807}}]"#,
     )
     .unwrap();
-    let snap = store::read(&StoreLocation::new(g.to_path_buf(), "overlay"))
-    .unwrap();
+    let snap = store::read(&StoreLocation::new(g.to_path_buf(), "overlay")).unwrap();
     assert_eq!(snap.images["i1"].metadata_bytes, u64::MAX);
 }
 

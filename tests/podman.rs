@@ -251,3 +251,68 @@ fn local_store_and_podman_cli_give_identical_reports() {
         }
     }
 }
+
+/// `--cli-only` is an independent reference only if it reads no store
+/// record: under strace, no thread of the tool itself (podman children are
+/// told apart by their `execve`) opens anything under the graph root but
+/// the mountpoints it walks (volumes), and its figures still equal the
+/// store path's on every scenario, to the byte.
+#[test]
+#[ignore = "needs podman and strace"]
+fn cli_only_reads_no_store_file_and_agrees_to_the_byte() {
+    for scenario in ["base-derived", "projects", "intermediates"] {
+        let store = Store::build(scenario);
+        let log = store.graphroot().with_file_name("strace.log");
+        let out = store
+            .env(
+                Command::new("strace")
+                    .args([
+                        "-f",
+                        "-qq",
+                        "-e",
+                        "trace=openat,open,execve,clone,clone3,fork,vfork",
+                        "-o",
+                    ])
+                    .arg(&log)
+                    .arg(env!("CARGO_BIN_EXE_podman-storage"))
+                    .args(["--cli-only", "--format", "json", "df"]),
+            )
+            .output()
+            .expect("strace runs (apt-get install -y strace)");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{scenario}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let trace = std::fs::read_to_string(&log).unwrap();
+        // The tool is the first pid: a pid that execs after it is a child
+        // (podman), and so is every thread or process a child starts.
+        let pid_of = |l: &str| l.split_whitespace().next().unwrap_or("").to_string();
+        let mut children = std::collections::BTreeSet::new();
+        for l in trace.lines().skip(1) {
+            let pid = pid_of(l);
+            if l.contains("execve") && !l.contains("= -1") {
+                children.insert(pid);
+            } else if (l.contains("clone") || l.contains("fork")) && children.contains(&pid) {
+                if let Some(new) = l.rsplit("= ").next().filter(|n| n.parse::<u32>().is_ok()) {
+                    children.insert(new.to_string());
+                }
+            }
+        }
+        let root = store.graphroot().display().to_string();
+        let volumes = format!("{root}/volumes/");
+        let read: Vec<&str> = trace
+            .lines()
+            .filter(|l| !children.contains(&pid_of(l)))
+            .filter(|l| l.contains("open") && l.contains(&root) && !l.contains(&volumes))
+            .collect();
+        assert!(
+            read.is_empty(),
+            "{scenario}: --cli-only opened store files:\n{}",
+            read.join("\n")
+        );
+        let cli: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(cli, store.json(&["df"]), "{scenario}");
+    }
+}

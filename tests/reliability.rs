@@ -54,6 +54,7 @@ case "$*" in
   "volume ls --filter dangling=true --format json") key=dangling ;;
   "pod ps --format json") key=pods ;;
   "image inspect --format json "*) key=inspect ;;
+  "history --format json "*) key="history-$4" ;;
   "system df -v") key=df-v ;;
   *) key=other ;;
 esac
@@ -70,6 +71,9 @@ case "$fault" in
   shape) printf '{"Images": {"unexpected": [1, 2]}, "Count": "3"}\n'; exit 0 ;;
 esac
 if [ -f "$dir/answers/$key" ]; then cat "$dir/answers/$key"; else echo '[]'; fi
+[ -f "$dir/stderr.$key" ] && cat "$dir/stderr.$key" >&2
+[ -f "$dir/exit.$key" ] && exit "$(cat "$dir/exit.$key")"
+exit 0
 "#;
 
 /// One test's world: a temp dir with the fake podman, its answers, an
@@ -125,6 +129,13 @@ impl World {
 
     fn answer(&self, key: &str, text: impl AsRef<[u8]>) {
         fs::write(self.path().join("answers").join(key), text).unwrap();
+    }
+
+    /// What the fake prints on stderr for `key` after its answer, and the
+    /// code it then exits with (podman's partial answers).
+    fn stderr(&self, key: &str, text: &str, exit: i32) {
+        fs::write(self.path().join(format!("stderr.{key}")), text).unwrap();
+        fs::write(self.path().join(format!("exit.{key}")), exit.to_string()).unwrap();
     }
 
     fn fault(&self, key: Option<&str>, mode: &str) {
@@ -1241,4 +1252,236 @@ fn real_podman_labels_with_escape_sequences() {
         assert_eq!(vol["labels"]["x"], esc);
     }
     println!("hostile real-podman-labels: 10 runs, control characters on the terminal 0");
+}
+
+// ---------------------------------------------------------------------------
+// The CLI path: podman's output only, exact, and failures never zeros.
+
+fn diff(n: u8) -> String {
+    format!("sha256:{}", format!("{n:x}").repeat(64))
+}
+
+/// `image inspect` entries: (id, total, diff ids); every layer has a
+/// history step, the last one preceded by an empty (LABEL) step.
+fn inspect_answer(images: &[(&str, u64, Vec<String>)]) -> String {
+    let entries: Vec<Value> = images
+        .iter()
+        .map(|(id, size, layers)| {
+            let mut history: Vec<Value> = layers.iter().map(|_| json!({"created_by": "COPY"})).collect();
+            history.insert(history.len() - 1, json!({"created_by": "LABEL", "empty_layer": true}));
+            json!({"Id": id, "Size": size, "RootFS": {"Type": "layers", "Layers": layers}, "History": history})
+        })
+        .collect();
+    json!(entries).to_string()
+}
+
+/// `podman history` of an image: top first, one entry per config step,
+/// the empty step (see [`inspect_answer`]) as size 0.
+fn history_answer(id: &str, layer_sizes: &[u64]) -> String {
+    let mut steps: Vec<Value> = layer_sizes
+        .iter()
+        .map(|s| json!({"id": id, "size": s}))
+        .collect();
+    steps.insert(steps.len() - 1, json!({"id": id, "size": 0}));
+    steps.reverse();
+    json!(steps).to_string()
+}
+
+/// Two pulled images on one base that is no image: the totals cannot
+/// separate the base from what each adds (the old path estimated, warned
+/// and counted metadata as layers). One `podman history` makes it exact:
+/// the total is every layer once plus each image's metadata.
+#[test]
+fn cli_path_is_exact_where_images_branch_where_no_image_ends() {
+    let w = World::new();
+    let (a, b) = ("a".repeat(64), "b".repeat(64));
+    // Layers: base 3,000,000; a adds 1,000,000; b adds 2,000,000.
+    // Metadata: a 1,500 B, b 2,500 B.
+    w.answer(
+        "images",
+        json!([
+            {"Id": a, "Names": ["localhost/a:1"], "Size": 4_001_500, "ParentId": ""},
+            {"Id": b, "Names": ["localhost/b:1"], "Size": 5_002_500, "ParentId": ""}
+        ])
+        .to_string(),
+    );
+    w.answer(
+        "inspect",
+        inspect_answer(&[
+            (&a, 4_001_500, vec![diff(1), diff(2)]),
+            (&b, 5_002_500, vec![diff(1), diff(3)]),
+        ]),
+    );
+    w.answer(
+        &format!("history-{a}"),
+        history_answer(&a, &[3_000_000, 1_000_000]),
+    );
+    w.answer(
+        &format!("history-{b}"),
+        history_answer(&b, &[3_000_000, 2_000_000]),
+    );
+    w.answer("ps", "[]");
+    w.answer("ps-size", "[]");
+    let out = w.run(&["--format", "json", "images"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["total_bytes"], json!(6_004_000u64), "{v}");
+    assert_eq!(v["shared_layers_bytes"], json!(3_000_000u64), "{v}");
+    let unique: Vec<u64> = v["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["unique_bytes"].as_u64().unwrap())
+        .collect();
+    assert_eq!(unique, [1_001_500, 2_002_500], "{v}");
+    // Only one history was needed: either image covers the branch point.
+    let histories = w
+        .log("calls")
+        .iter()
+        .filter(|l| l.contains("history-"))
+        .count();
+    assert_eq!(histories, 1, "{:?}", w.log("calls"));
+}
+
+/// An image removed between `images` and `image inspect`: podman prints
+/// the others and exits 125 with `image not known`. The image is dropped
+/// (said once, as a note), nothing read before is mixed in, and the
+/// remaining figures are complete.
+#[test]
+fn an_image_removed_mid_read_is_dropped_and_said_once() {
+    let w = World::new();
+    let gone = "9".repeat(64);
+    w.answer(
+        "images",
+        json!([
+            {"Id": IMAGE, "Names": ["localhost/app:1"], "Size": 5_000_000, "ParentId": ""},
+            {"Id": gone, "Names": ["localhost/old:1"], "Size": 5_400_000, "ParentId": ""}
+        ])
+        .to_string(),
+    );
+    w.answer(
+        "inspect",
+        json!([{"Id": IMAGE, "Size": 5_000_000, "RootFS": {"Layers": [diff(1)]}}]).to_string(),
+    );
+    w.stderr(
+        "inspect",
+        &format!("Error: inspecting object: {gone}: image not known\n"),
+        125,
+    );
+    let out = w.run(&["--format", "json", "images"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("note:") && err.contains(&gone[..12]), "{err}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["total_bytes"], json!(5_000_000u64), "{v}");
+    assert_eq!(v["images"].as_array().unwrap().len(), 1, "{v}");
+}
+
+/// podman 4.3 prints `Getting rw size for "ID": ... container not known`
+/// on stderr, reports that container's size as 0 and exits 0: a warning,
+/// and the size is unmeasured (a lower bound), never 0.
+#[test]
+fn ps_size_errors_on_stderr_are_warnings_and_not_zeros() {
+    let w = World::new();
+    w.answer(
+        "ps-size",
+        json!([{"Id": CONTAINER, "Names": ["web"], "Image": "localhost/app:1", "ImageID": IMAGE,
+                "State": "exited", "Size": {"rwSize": 0, "rootFsSize": 0}}])
+        .to_string(),
+    );
+    w.stderr(
+        "ps-size",
+        &format!("time=\"2026-11-29T22:41:22Z\" level=error msg=\"Getting rw size for \\\"{CONTAINER}\\\": container not known\"\n"),
+        0,
+    );
+    let out = w.run(&["--format", "json", "containers", "--size"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("Getting rw size"), "{err}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["containers"][0]["rw_bytes"], Value::Null, "{v}");
+    assert_eq!(v["containers"][0]["lower_bound"], json!(true), "{v}");
+    let df = w.run(&["--format", "json", "df"]);
+    assert_eq!(df.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&df.stdout).unwrap();
+    let containers = &v["components"][1];
+    assert_eq!(containers["kind"], "containers", "{v}");
+    assert_eq!(containers["incomplete"], json!(true), "{v}");
+    let table = text(&w.run(&["containers", "--size"]).stdout);
+    assert!(table.contains(" ?"), "{table}");
+}
+
+/// A volume whose mountpoint cannot be walked is a lower bound: flagged
+/// in JSON, `>=` in tables, exit 1, a warning naming the path.
+#[test]
+fn an_unwalkable_volume_is_a_lower_bound_not_a_figure() {
+    let w = World::new();
+    let missing = w.path().join("vol/missing");
+    w.answer(
+        "volumes",
+        json!([{"Name": "data", "Mountpoint": missing, "Labels": {}}]).to_string(),
+    );
+    let out = w.run(&["--format", "json", "volumes"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&missing.display().to_string()), "{err}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["volumes"][0]["lower_bound"], json!(true), "{v}");
+    let df: Value = serde_json::from_slice(&w.run(&["--format", "json", "df"]).stdout).unwrap();
+    assert_eq!(df["components"][2]["kind"], "volumes", "{df}");
+    assert_eq!(df["components"][2]["incomplete"], json!(true), "{df}");
+    let table = text(&w.run(&["volumes"]).stdout);
+    assert!(table.contains(">= "), "{table}");
+    let table = text(&w.run(&["df"]).stdout);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("Local Volumes") && l.contains(">= ")),
+        "{table}"
+    );
+}
+
+/// The store path falls back (libpod's database is unreadable) and then
+/// podman fails: the fatal line is podman's own error, the fallback a
+/// note before it. A fallback that then succeeds is a note, exit 0.
+#[test]
+fn a_fallback_is_a_note_and_never_hides_podmans_error() {
+    let w = World::new();
+    let db = w.path().join("store/root/libpod/bolt_state.db");
+    fs::create_dir_all(db.parent().unwrap()).unwrap();
+    fs::write(&db, b"not a bolt database").unwrap();
+    let run = |args: &[&str]| {
+        let mut c = Command::new(cargo_bin("podman-storage"));
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", w.path().join("home"))
+            .env(
+                "CONTAINERS_STORAGE_CONF",
+                w.path().join("store/storage.conf"),
+            )
+            .arg("--podman")
+            .arg(w.path().join("podman"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let ok = run(&["images"]);
+    let err = text(&ok.stderr);
+    assert_eq!(ok.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("note: local store") && !err.contains("warning"),
+        "{err}"
+    );
+
+    w.fault(None, "fail");
+    let failed = run(&["images"]);
+    let err = text(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(2), "{err}");
+    let fatal = err.lines().last().unwrap();
+    assert!(
+        fatal.contains("error:") && fatal.contains("cannot connect to Podman socket"),
+        "{err}"
+    );
+    assert!(err.contains("note: local store"), "{err}");
 }

@@ -87,8 +87,14 @@ impl Setup {
         let dir = self.host_path(self.bin_dir());
         std::fs::create_dir_all(&dir).unwrap();
         for (src, name) in [
-            (PathBuf::from(env!("CARGO_BIN_EXE_podman-storage")), "podman-storage"),
-            (root().join("tests/scenarios/setup-store.sh"), "setup-store.sh"),
+            (
+                PathBuf::from(env!("CARGO_BIN_EXE_podman-storage")),
+                "podman-storage",
+            ),
+            (
+                root().join("tests/scenarios/setup-store.sh"),
+                "setup-store.sh",
+            ),
         ] {
             let dst = dir.join(name);
             let tmp = dir.join(format!(".{name}.new"));
@@ -219,7 +225,15 @@ fn bytes(df: &Value, kind: &str) -> u64 {
 
 fn ids(setup: Setup, filter: &str) -> BTreeSet<String> {
     setup
-        .ok(&["podman", "images", "-a", "-q", "--no-trunc", "--filter", filter])
+        .ok(&[
+            "podman",
+            "images",
+            "-a",
+            "-q",
+            "--no-trunc",
+            "--filter",
+            filter,
+        ])
         .lines()
         .map(|l| l.trim_start_matches("sha256:").to_string())
         .collect()
@@ -240,18 +254,29 @@ fn check(setup: Setup) {
         t.driver, t.images, t.containers, t.volumes
     );
     assert!(t.images > 9_000_000 && t.containers > 1_500_000 && t.volumes > 800_000);
-    assert!(within(si, t.images, 1.0), "images {si} vs disk {}", t.images);
+    assert!(
+        within(si, t.images, 1.0),
+        "images {si} vs disk {}",
+        t.images
+    );
     assert!(
         within(sc, t.containers, 1.0),
         "containers {sc} vs disk {}",
         t.containers
     );
-    assert!(within(sv, t.volumes, 1.0), "volumes {sv} vs disk {}", t.volumes);
+    assert!(
+        within(sv, t.volumes, 1.0),
+        "volumes {sv} vs disk {}",
+        t.volumes
+    );
     assert_eq!(sv, cv, "volumes: both paths walk podman's mountpoints");
     if t.driver == "vfs" {
         // podman's own figures count each layer's changes, not the full
         // copies vfs keeps: the CLI path can only say what podman says.
-        assert!(ci < si / 2, "vfs: podman's figure {ci} is far below the disk {si}");
+        assert!(
+            ci < si / 2,
+            "vfs: podman's figure {ci} is far below the disk {si}"
+        );
     } else {
         assert!(within(ci, si, 0.5), "images: cli {ci} vs store {si}");
         assert!(within(cc, sc, 1.0), "containers: cli {cc} vs store {sc}");
@@ -287,7 +312,10 @@ fn check(setup: Setup) {
     let real = t2.containers - t.containers;
     eprintln!("{setup:?}: buildah container: store +{grown} B, disk +{real} B");
     assert!(real > 250_000, "the working container wrote 300 kB");
-    assert!(within(grown, real, 1.0), "buildah container {grown} vs disk {real}");
+    assert!(
+        within(grown, real, 1.0),
+        "buildah container {grown} vs disk {real}"
+    );
     let ctrs = setup.json(&["containers", "--size"]);
     assert!(
         ctrs["containers"]

@@ -6,7 +6,7 @@ use podman_storage::report::engine::{ContainersView, DfReport, ImagesView, Volum
 use podman_storage::report::to_json;
 use podman_storage::{account, caches, Status, Warnings};
 
-use super::{print_warnings, Ctx};
+use super::{print_notes, print_warnings, Ctx};
 
 /// Collects what the view needs. A view whose own list could not be had
 /// has nothing true to show, so that is fatal (`essential`); `df` instead
@@ -22,6 +22,9 @@ fn gather(
     let collected = engine.collect(needs, warnings);
     drop(spinner);
     if !collected.reachable || essential(&collected.failed) {
+        // The fatal line is podman's own error; a fallback that led to it
+        // is a note printed before it, never the message in its place.
+        print_notes(&warnings.notes());
         let lines = warnings.to_vec();
         bail!(
             "{}",
@@ -43,6 +46,7 @@ fn finish<F>(
 where
     F: FnOnce() -> String,
 {
+    print_notes(&warnings.notes());
     print_warnings(&warnings.to_vec());
     ctx.emit(json, table)?;
     Ok(warnings.status())

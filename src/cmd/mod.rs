@@ -217,6 +217,17 @@ pub fn print(text: &str) -> Result<()> {
     Ok(())
 }
 
+/// Prints notes on stderr, one line each: how figures were obtained when
+/// that did not make them partial (exit code unchanged).
+pub fn print_notes(notes: &[String]) {
+    for n in notes {
+        eprintln!(
+            "podman-storage: note: {}",
+            podman_storage::report::sanitize(n)
+        );
+    }
+}
+
 /// Prints collected warnings on stderr, one line each.
 pub fn print_warnings(warnings: &[String]) {
     for w in warnings {

@@ -14,7 +14,7 @@ use podman_storage::report::overview::{
 use podman_storage::report::{to_json, SCHEMA};
 use podman_storage::{account, caches, dirs, Status, Warnings};
 
-use super::{print_warnings, Ctx};
+use super::{print_notes, print_warnings, Ctx};
 
 /// The overview never asks podman for per-container sizes: that is the slow
 /// part of `podman system df`, and the detail view has it.
@@ -50,6 +50,7 @@ pub fn overview(ctx: &Ctx) -> Result<Status> {
         caches_reclaimable,
         warnings.to_vec(),
     );
+    print_notes(&warnings.notes());
     print_warnings(&report.warnings);
     ctx.emit(|| to_json(&report), || report.table(ctx.units()))?;
     Ok(warnings.status())
@@ -134,6 +135,7 @@ fn all_connections(ctx: &Ctx) -> Result<Status> {
                             error,
                         },
                         lines,
+                        host_warnings.notes(),
                     )
                 })
             })
@@ -146,9 +148,12 @@ fn all_connections(ctx: &Ctx) -> Result<Status> {
     });
     drop(spinner);
     let mut sections = Vec::new();
-    for (section, lines) in hosts {
+    for (section, lines, notes) in hosts {
         for l in lines {
             warnings.push(format!("connection {}: {l}", section.connection));
+        }
+        for n in notes {
+            warnings.note(format!("connection {}: {n}", section.connection));
         }
         sections.push(section);
     }
@@ -160,6 +165,7 @@ fn all_connections(ctx: &Ctx) -> Result<Status> {
         Vec::new(),
     );
     let report = MultiHostReport::new(sections, local, warnings.to_vec());
+    print_notes(&warnings.notes());
     print_warnings(&report.warnings);
     ctx.emit(|| to_json(&report), || report.table(ctx.units()))?;
     Ok(warnings.status())
@@ -214,6 +220,7 @@ pub fn project(ctx: &Ctx, id: &str) -> Result<Status> {
     if !attr.projects.contains(id) {
         drop(spinner);
         let known: Vec<&str> = attr.projects.iter().map(String::as_str).collect();
+        print_notes(&warnings.notes());
         print_warnings(&warnings.to_vec());
         bail!(
             "unknown project {id:?}; known projects: {}",
@@ -286,6 +293,7 @@ pub fn project(ctx: &Ctx, id: &str) -> Result<Status> {
             let c = &inv.containers[*i];
             ContainerRow {
                 rw_bytes: sizes.get(&c.id).copied(),
+                lower_bound: false,
                 ..ContainerRow::new(c)
             }
         })
@@ -319,6 +327,7 @@ pub fn project(ctx: &Ctx, id: &str) -> Result<Status> {
         volumes_bytes,
         warnings: warnings.to_vec(),
     };
+    print_notes(&warnings.notes());
     print_warnings(&report.warnings);
     ctx.emit(|| to_json(&report), || report.table(ctx.units()))?;
     Ok(warnings.status())

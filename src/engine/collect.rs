@@ -6,8 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use super::local;
-use super::podman::{ContainerEntry, ImageEntry, Podman, PodmanError, VolumeEntry};
-use super::store::{self, StoreSnapshot};
+use super::podman::{
+    ContainerEntry, ContainerList, ImageEntry, InspectEntry, Podman, PodmanError, SizeTrouble,
+    VolumeEntry,
+};
 use super::{Container, Image, Inventory, Layer, Volume};
 use crate::runner::RunError;
 use crate::size::Reading;
@@ -88,31 +90,33 @@ fn collect_any(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
             }
             // A recording made over the CLI has no local state: replay that.
             Ok(None) | Err(RunError::NotRecorded { .. }) => {}
-            Err(e) => warnings.push(format!("local store: {e}; asking podman instead")),
+            Err(e) => warnings.note(format!("local store: {e}; asking podman instead")),
         }
     }
     collect_cli(podman, needs, warnings)
 }
 
 /// The reference path, and the only one for remote connections: podman's
-/// own list commands, run at the same time.
+/// own list commands, run at the same time. It reads no store file, so the
+/// tests can hold the store path against it as an independent source.
 fn collect_cli(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected {
     let local = !podman.is_remote();
-    let (images, containers, volumes, dangling, pods, snapshot) = std::thread::scope(|s| {
-        let images = needs.images.then(|| s.spawn(|| podman.images()));
+    let (images, containers, volumes, dangling, pods) = std::thread::scope(|s| {
+        // The images' chain (list, inspect, history) is the longest: it starts first.
+        let images = needs
+            .images
+            .then(|| s.spawn(|| podman.images().map(|e| resolve_layers(podman, e, warnings))));
         let containers = (needs.containers || needs.images)
             .then(|| s.spawn(|| podman.containers(needs.container_sizes)));
         let volumes = needs.volumes.then(|| s.spawn(|| podman.volumes()));
         let dangling = needs.volumes.then(|| s.spawn(|| podman.dangling_volumes()));
         let pods = needs.pods.then(|| s.spawn(|| podman.pods()));
-        let snapshot = (needs.images && local).then(|| s.spawn(|| read_store(podman)));
         (
             join(images),
             join(containers),
             join(volumes),
             join(dangling),
             join(pods),
-            snapshot.map(|h| h.join().expect("store reader does not panic")),
         )
     });
 
@@ -133,16 +137,27 @@ fn collect_cli(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
     };
 
     let failures = Failures::new(warnings);
-    let images: Option<Vec<ImageEntry>> = failures.take(images);
-    let containers: Option<Vec<ContainerEntry>> = failures.take(containers);
+    let images: Option<ResolvedImages> = failures.take(images);
+    let containers: Option<ContainerList> = failures.take(containers);
     let volumes: Option<Vec<VolumeEntry>> = failures.take(volumes);
     let dangling: Option<Vec<String>> = failures.take(dangling);
     out.inventory.pods = failures.take(pods).unwrap_or_default();
 
-    if let Some(containers) = &containers {
-        out.inventory.containers = containers.iter().map(to_container).collect();
+    if let Some(list) = &containers {
+        if let Some(t) = &list.size_trouble {
+            let unmeasured = list.containers.iter().filter(|c| t.affects(&c.id)).count();
+            warnings.push(format!(
+                "`{}` exited 0 but printed: {}; writable layers of {unmeasured} container(s) not measured",
+                t.argv, t.first_line
+            ));
+        }
+        out.inventory.containers = list
+            .containers
+            .iter()
+            .map(|c| to_container(c, list.size_trouble.as_ref()))
+            .collect();
         // A negative size (an engine bug) is a value to report, not to add.
-        for c in containers {
+        for c in &list.containers {
             if let Some(s) = c.size.as_ref().filter(|s| s.rw_size < 0) {
                 warnings.push(format!(
                     "container {}: podman reports its writable layer as {} bytes; not counted",
@@ -152,20 +167,10 @@ fn collect_cli(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
             }
         }
     }
-    if let Some(images) = images {
-        let snapshot = match snapshot {
-            Some(Ok(snap)) => Some(snap),
-            Some(Err(e)) => {
-                warnings.push(format!("{e}; asking podman for layers instead"));
-                None
-            }
-            None => None,
-        };
-        let (layers, imgs, approximate) =
-            resolve_layers(podman, &images, snapshot.as_ref(), warnings);
-        out.inventory.layers = layers;
-        out.inventory.images = imgs;
-        out.approximate_layers = approximate;
+    if let Some(resolved) = images {
+        out.inventory.layers = resolved.layers;
+        out.inventory.images = resolved.images;
+        out.approximate_layers = resolved.approximate;
     }
     if let Some(volumes) = volumes {
         let dangling: Option<BTreeSet<&str>> = dangling
@@ -182,8 +187,11 @@ fn collect_cli(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
                 labels: v.labels,
                 bytes: None,
                 approximate: false,
+                lower_bound: false,
             })
             .collect();
+        // Walking the mountpoints podman printed measures the disk; it
+        // reads no store record.
         if local {
             measure_dirs(podman, &mut out.inventory, None, true, warnings);
         } else {
@@ -228,14 +236,10 @@ fn join<T>(h: Option<std::thread::ScopedJoinHandle<'_, T>>) -> Option<T> {
     h.map(|h| h.join().expect("podman calls do not panic"))
 }
 
-fn read_store(podman: &Podman) -> Result<StoreSnapshot, RunError> {
-    podman.runner().measured("store", "layers", || {
-        let r = super::resolve::resolve(&super::resolve::Env::current())?;
-        store::read(&r.store).map_err(|e| e.to_string())
-    })
-}
-
-fn to_container(c: &ContainerEntry) -> Container {
+/// A container as listed; a size podman said on stderr it could not get
+/// is unmeasured (a lower bound), not the 0 it printed.
+fn to_container(c: &ContainerEntry, trouble: Option<&SizeTrouble>) -> Container {
+    let troubled = trouble.is_some_and(|t| t.affects(&c.id));
     Container {
         id: c.id.clone(),
         name: c
@@ -249,119 +253,166 @@ fn to_container(c: &ContainerEntry) -> Container {
         labels: c.labels.clone(),
         pod: (!c.pod.is_empty()).then(|| c.pod.clone()),
         infra: c.is_infra,
-        rw_bytes: c.size.as_ref().and_then(|s| u64::try_from(s.rw_size).ok()),
+        rw_bytes: c
+            .size
+            .as_ref()
+            .filter(|_| !troubled)
+            .and_then(|s| u64::try_from(s.rw_size).ok()),
+        lower_bound: troubled,
     }
 }
 
-/// Every image's layer list with exact sizes: from the local store when it
-/// has the image, else from `podman image inspect` and the image totals.
+/// Images with their layers, from podman's output alone.
+struct ResolvedImages {
+    layers: BTreeMap<String, Layer>,
+    images: Vec<Image>,
+    /// Some shared bytes are estimated from image totals.
+    approximate: bool,
+}
+
+/// Every image's layers with exact sizes from podman's public output:
+/// `image inspect` gives each image's diff ids and total, the trie over
+/// those chains gives segment sizes, and `podman history` of a few images
+/// gives the exact layer bytes where the totals alone cannot (see
+/// [`history_plan`]). Sizes, layers and histories all come from `inspect`'s
+/// moment or from immutable per-id data; the list from `images` only names
+/// which ids to ask about, so an image removed in between is dropped, never
+/// mixed with what was read before.
 fn resolve_layers(
     podman: &Podman,
-    entries: &[ImageEntry],
-    snapshot: Option<&StoreSnapshot>,
+    entries: Vec<ImageEntry>,
     warnings: &Warnings,
-) -> (BTreeMap<String, Layer>, Vec<Image>, bool) {
+) -> ResolvedImages {
+    for e in entries.iter().filter(|e| e.size < 0) {
+        warnings.push(format!(
+            "image {}: podman reports its size as {} bytes; counted as 0",
+            e.names.first().unwrap_or(&e.id),
+            e.size
+        ));
+    }
+    let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
+    let inspected = match podman.inspect_images(&ids) {
+        Ok(i) => i,
+        Err(e) => {
+            warnings.push(format!(
+                "{e}; each image counted whole, shared layers more than once"
+            ));
+            return whole_images(&entries);
+        }
+    };
+    if !inspected.gone.is_empty() {
+        let short: Vec<String> = inspected
+            .gone
+            .iter()
+            .map(|id| id.chars().take(12).collect())
+            .collect();
+        warnings.note(format!(
+            "{} image(s) removed while the store was being read, not counted: {}",
+            short.len(),
+            short.join(", ")
+        ));
+    }
+    let by_id: BTreeMap<&str, &InspectEntry> = inspected
+        .images
+        .iter()
+        .map(|i| (i.id.as_str(), i))
+        .collect();
+    let entries: Vec<&ImageEntry> = entries
+        .iter()
+        .filter(|e| by_id.contains_key(e.id.as_str()))
+        .collect();
     let parents: BTreeSet<&str> = entries.iter().map(|e| e.parent_id.as_str()).collect();
+    let chains: Vec<ImageChain> = entries
+        .iter()
+        .map(|e| {
+            let inspect = by_id[e.id.as_str()];
+            ImageChain {
+                keys: chain_keys(&inspect.root_fs.layers),
+                size: inspect.size.unwrap_or(e.size).max(0) as u64,
+            }
+        })
+        .collect();
+
+    let known = exact_layer_bytes(podman, &chains, &entries, &by_id, warnings);
+    let (sizes, approximate) = layer_sizes(&chains, &known);
+    if approximate {
+        warnings.push(
+            "some images share layers where no image ends; shared bytes between them are estimated from image totals",
+        );
+    }
     let mut layers = BTreeMap::new();
     let mut images = Vec::new();
-    let mut unresolved = Vec::new();
-    for e in entries {
-        if e.size < 0 {
-            warnings.push(format!(
-                "image {}: podman reports its size as {} bytes; counted as 0",
-                e.names.first().unwrap_or(&e.id),
-                e.size
-            ));
+    for (e, chain) in entries.iter().zip(chains) {
+        let layer_total = chain
+            .keys
+            .iter()
+            .map(|k| sizes[k])
+            .fold(0, u64::saturating_add);
+        for key in &chain.keys {
+            layers.insert(
+                key.clone(),
+                Layer {
+                    key: key.clone(),
+                    bytes: sizes[key],
+                },
+            );
         }
-        let mut img = Image {
+        images.push(Image {
             id: e.id.clone(),
             names: e.names.clone(),
-            layers: Vec::new(),
-            size: e.size.max(0) as u64,
-            metadata_bytes: 0,
+            size: chain.size,
+            metadata_bytes: chain.size.saturating_sub(layer_total),
+            layers: chain.keys,
             labels: e.labels.clone(),
             intermediate: e.names.is_empty() && parents.contains(e.id.as_str()),
             read_only: false,
-        };
-        let stored = snapshot.and_then(|s| {
-            let si = s.images.get(&e.id)?;
-            let sizes: Option<Vec<u64>> = si
-                .layers
-                .iter()
-                .map(|l| s.layer_bytes.get(l).copied())
-                .collect();
-            Some((si, sizes?))
         });
-        match stored {
-            Some((si, sizes)) => {
-                for (id, bytes) in si.layers.iter().zip(sizes) {
-                    layers.insert(
-                        id.clone(),
-                        Layer {
-                            key: id.clone(),
-                            bytes,
-                        },
-                    );
-                }
-                img.layers = si.layers.clone();
-                img.metadata_bytes = si.metadata_bytes;
-                images.push(img);
-            }
-            None => unresolved.push(img),
-        }
     }
-    let mut approximate = false;
-    if !unresolved.is_empty() {
-        let ids: Vec<String> = unresolved.iter().map(|i| i.id.clone()).collect();
-        match podman.image_layers(&ids) {
-            Ok(diffs) => {
-                let chains: Vec<(Vec<String>, u64)> = unresolved
-                    .iter()
-                    .map(|img| {
-                        (
-                            chain_keys(diffs.get(&img.id).map(Vec::as_slice).unwrap_or(&[])),
-                            img.size,
-                        )
-                    })
-                    .collect();
-                let (sizes, approx) = segment_sizes(&chains);
-                approximate = approx;
-                for (img, (chain, _)) in unresolved.iter_mut().zip(chains) {
-                    for key in &chain {
-                        layers.insert(
-                            key.clone(),
-                            Layer {
-                                key: key.clone(),
-                                bytes: sizes[key],
-                            },
-                        );
-                    }
-                    img.layers = chain;
-                }
-                if approximate {
-                    warnings.push(
-                        "some images share layers where no image ends; shared bytes between them are estimated from image totals",
-                    );
-                }
-            }
-            Err(e) => {
-                warnings.push(e);
-                // Without layers each image counts whole: totals may double-count.
-                for img in &mut unresolved {
-                    let key = format!("image:{}", img.id);
-                    layers.insert(
-                        key.clone(),
-                        Layer {
-                            key: key.clone(),
-                            bytes: img.size,
-                        },
-                    );
-                    img.layers = vec![key];
-                }
-            }
-        }
-        images.extend(unresolved);
+    sort_images(&mut images);
+    ResolvedImages {
+        layers,
+        images,
+        approximate,
     }
+}
+
+/// Without layers each image counts whole: totals may double-count.
+fn whole_images(entries: &[ImageEntry]) -> ResolvedImages {
+    let parents: BTreeSet<&str> = entries.iter().map(|e| e.parent_id.as_str()).collect();
+    let mut layers = BTreeMap::new();
+    let mut images: Vec<Image> = entries
+        .iter()
+        .map(|e| {
+            let key = format!("image:{}", e.id);
+            let size = e.size.max(0) as u64;
+            layers.insert(
+                key.clone(),
+                Layer {
+                    key: key.clone(),
+                    bytes: size,
+                },
+            );
+            Image {
+                id: e.id.clone(),
+                names: e.names.clone(),
+                layers: vec![key],
+                size,
+                metadata_bytes: 0,
+                labels: e.labels.clone(),
+                intermediate: e.names.is_empty() && parents.contains(e.id.as_str()),
+                read_only: false,
+            }
+        })
+        .collect();
+    sort_images(&mut images);
+    ResolvedImages {
+        layers,
+        images,
+        approximate: false,
+    }
+}
+
+fn sort_images(images: &mut [Image]) {
     images.sort_by(|a, b| {
         a.names
             .is_empty()
@@ -369,7 +420,134 @@ fn resolve_layers(
             .then(a.names.cmp(&b.names))
             .then(a.id.cmp(&b.id))
     });
-    (layers, images, approximate)
+}
+
+/// One image as the layer maths sees it.
+#[derive(Debug, Clone)]
+pub struct ImageChain {
+    /// [`chain_keys`] of its diff ids, bottom first.
+    pub keys: Vec<String>,
+    /// Its total: layers plus metadata.
+    pub size: u64,
+}
+
+/// Exact bytes of the layers [`history_plan`] asks for: `podman history`
+/// of each chosen image, all at once. A history that fails or does not
+/// line up with the image's layers is a warning; those layers are then
+/// estimated.
+fn exact_layer_bytes(
+    podman: &Podman,
+    chains: &[ImageChain],
+    entries: &[&ImageEntry],
+    by_id: &BTreeMap<&str, &InspectEntry>,
+    warnings: &Warnings,
+) -> BTreeMap<String, u64> {
+    let plan = history_plan(chains);
+    let answers: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = plan
+            .iter()
+            .map(|&i| (i, s.spawn(move || podman.history(&entries[i].id))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|(i, h)| (i, h.join().expect("podman calls do not panic")))
+            .collect()
+    });
+    let mut known = BTreeMap::new();
+    for (i, answer) in answers {
+        let id = &entries[i].id;
+        match answer.map(|h| by_id[id.as_str()].layer_sizes(&h)) {
+            Ok(Some(sizes)) => known.extend(chains[i].keys.iter().cloned().zip(sizes)),
+            Ok(None) => warnings.push(format!(
+                "image {}: `podman history` does not line up with its layers; its shared bytes are estimated",
+                id.chars().take(12).collect::<String>()
+            )),
+            Err(e) => warnings.push(format!("{e}; shared bytes of that image are estimated")),
+        }
+    }
+    known
+}
+
+/// Which images' `podman history` makes every figure exact, as few as
+/// possible. Totals alone fix the layer bytes under a trie node only when
+/// that node is the top of exactly one image and nothing branches off
+/// above it; wherever two chains branch, an image ends with others built
+/// on it, or two images end on one layer, the totals mix layer bytes with
+/// per-image metadata. One history gives exact bytes of every layer of its
+/// image, so the plan covers each such node with one image through it.
+pub fn history_plan(chains: &[ImageChain]) -> Vec<usize> {
+    let mut ends: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut children: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let mut depth: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in chains {
+        for (d, pair) in c.keys.windows(2).enumerate() {
+            children.entry(&pair[0]).or_default().insert(&pair[1]);
+            depth.insert(&pair[1], d + 1);
+        }
+        if let Some(first) = c.keys.first() {
+            depth.insert(first, 0);
+        }
+        if let Some(top) = c.keys.last() {
+            *ends.entry(top).or_default() += 1;
+        }
+    }
+    let kids = |k: &str| children.get(k).map_or(0, BTreeSet::len);
+    let ended = |k: &str| ends.get(k).copied().unwrap_or(0);
+    let mut needed: Vec<&str> = depth
+        .keys()
+        .copied()
+        .filter(|&k| kids(k) >= 2 || (ended(k) >= 1 && kids(k) >= 1) || ended(k) >= 2)
+        .collect();
+    // Deepest first: a deep image's history covers the nodes below it too.
+    needed.sort_by_key(|k| std::cmp::Reverse(depth[k]));
+    let mut covered: BTreeSet<&str> = BTreeSet::new();
+    let mut plan = Vec::new();
+    for node in needed {
+        if covered.contains(node) {
+            continue;
+        }
+        // The longest chain through it covers the most; ties by position.
+        let Some(i) = (0..chains.len())
+            .filter(|&i| chains[i].keys.iter().any(|k| k == node))
+            .max_by_key(|&i| (chains[i].keys.len(), std::cmp::Reverse(i)))
+        else {
+            continue;
+        };
+        covered.extend(chains[i].keys.iter().map(String::as_str));
+        plan.push(i);
+    }
+    plan.sort_unstable();
+    plan
+}
+
+/// Every layer's bytes: exact where `known` has them, else from the image
+/// totals over what is not known (the unknown layers of a chain are always
+/// a suffix, since a history covers a whole chain from its bottom). The
+/// flag says some are estimated (see [`segment_sizes`]).
+pub fn layer_sizes(
+    chains: &[ImageChain],
+    known: &BTreeMap<String, u64>,
+) -> (BTreeMap<String, u64>, bool) {
+    let rest: Vec<(Vec<String>, u64)> = chains
+        .iter()
+        .map(|c| {
+            let known_bytes = c
+                .keys
+                .iter()
+                .filter_map(|k| known.get(k))
+                .fold(0, |a: u64, b| a.saturating_add(*b));
+            let unknown: Vec<String> = c
+                .keys
+                .iter()
+                .filter(|k| !known.contains_key(*k))
+                .cloned()
+                .collect();
+            (unknown, c.size.saturating_sub(known_bytes))
+        })
+        .collect();
+    let (mut sizes, approximate) = segment_sizes(&rest);
+    sizes.extend(known.iter().map(|(k, v)| (k.clone(), *v)));
+    (sizes, approximate)
 }
 
 /// Keys for a diff-id list: each position is identified by its whole prefix,
@@ -519,19 +697,26 @@ fn measure_dirs(
         Ok(d) => d,
         Err(e) => return warnings.push(e),
     };
+    // A walk that failed anywhere (a missing directory included) measured
+    // only part of it: the figure is a lower bound, never a measured one.
     for ((is_container, i), d) in targets.into_iter().zip(dirs) {
         if is_container {
             let c = &mut inv.containers[i];
             for e in &d.errors {
-                warnings.push(format!("container {}: {e}", c.name));
+                warnings.push(format!(
+                    "container {}: writable layer not fully measured: {e}",
+                    c.name
+                ));
             }
             c.rw_bytes = Some(d.file_bytes);
+            c.lower_bound = !d.errors.is_empty();
         } else {
             let v = &mut inv.volumes[i];
             for e in &d.errors {
-                warnings.push(format!("volume {}: {e}", v.name));
+                warnings.push(format!("volume {}: not fully measured: {e}", v.name));
             }
             v.bytes = Some(d.apparent_bytes);
+            v.lower_bound = !d.errors.is_empty();
         }
     }
 }
@@ -576,6 +761,56 @@ mod tests {
         assert!(approx);
         assert_eq!(sizes[&x[0]] + sizes[&x[1]], 130);
         assert_eq!(sizes[&y[0]] + sizes[&y[1]], 150);
+    }
+
+    fn img(ids: &[&str], size: u64) -> ImageChain {
+        ImageChain {
+            keys: chain(ids),
+            size,
+        }
+    }
+
+    #[test]
+    fn history_is_asked_only_where_totals_mix_layers_and_metadata() {
+        // Unrelated images: totals are exact, no history.
+        assert!(history_plan(&[img(&["a"], 10), img(&["b"], 20)]).is_empty());
+        // A base with children: one child's history fixes the base's layer
+        // bytes apart from its metadata.
+        let plan = history_plan(&[img(&["a"], 10), img(&["a", "b"], 30), img(&["a", "c"], 40)]);
+        assert_eq!(plan.len(), 1);
+        assert_ne!(
+            plan,
+            [0],
+            "the base's own history would not reach its children"
+        );
+        // A branch at no image: one history.
+        assert_eq!(
+            history_plan(&[img(&["a", "b"], 30), img(&["a", "c"], 40)]).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn known_layers_make_metadata_exact_and_the_rest_follows_from_totals() {
+        // base layer 100 + 5 metadata; children add 30 and 50, metadata 7 and 9.
+        let chains = [
+            img(&["a"], 105),
+            img(&["a", "b"], 137),
+            img(&["a", "c"], 159),
+        ];
+        let known: BTreeMap<String, u64> = [
+            (chains[1].keys[0].clone(), 100),
+            (chains[1].keys[1].clone(), 30),
+        ]
+        .into();
+        let (sizes, approx) = layer_sizes(&chains, &known);
+        assert!(!approx);
+        assert_eq!(sizes[&chains[0].keys[0]], 100);
+        assert_eq!(sizes[&chains[1].keys[1]], 30);
+        // Unknown: its layer and metadata together, so the total holds.
+        assert_eq!(sizes[&chains[2].keys[1]], 59);
+        let total: u64 = sizes.values().sum::<u64>() + 5 + 7;
+        assert_eq!(total, 105 + 30 + 7 + 59);
     }
 
     #[test]

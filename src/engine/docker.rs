@@ -570,6 +570,7 @@ impl ContainerLine {
             pod: None,
             infra: false,
             rw_bytes: None,
+            lower_bound: false,
         }
     }
 }
@@ -642,6 +643,7 @@ impl ContainerDetails {
             pod: None,
             infra: false,
             rw_bytes: self.size_rw.map(|b| b.max(0) as u64),
+            lower_bound: false,
         }
     }
 }
@@ -848,6 +850,7 @@ fn to_volumes(
                 mountpoint: l.mountpoint,
                 approximate: bytes.is_some(),
                 bytes,
+                lower_bound: false,
             }
         })
         .collect()

@@ -275,6 +275,7 @@ pub fn inventory(state: &LocalState) -> (Inventory, Vec<String>) {
             pod: c.pod.clone(),
             infra: c.infra,
             rw_bytes: None,
+            lower_bound: false,
         })
         .chain(
             state
@@ -298,6 +299,7 @@ pub fn inventory(state: &LocalState) -> (Inventory, Vec<String>) {
                     pod: None,
                     infra: false,
                     rw_bytes: None,
+                    lower_bound: false,
                 }),
         )
         .collect();
@@ -312,6 +314,7 @@ pub fn inventory(state: &LocalState) -> (Inventory, Vec<String>) {
             in_use: !v.users.is_empty(),
             bytes: None,
             approximate: false,
+            lower_bound: false,
         })
         .collect();
     inv.pods = state

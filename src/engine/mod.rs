@@ -136,6 +136,9 @@ pub struct Container {
     pub infra: bool,
     /// Writable-layer bytes; `None` when not measured (the overview never asks).
     pub rw_bytes: Option<u64>,
+    /// Its size was asked for and could not be had in full (a walk error,
+    /// a missing directory, podman's error): `rw_bytes` is at most part of it.
+    pub lower_bound: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -149,6 +152,9 @@ pub struct Volume {
     pub bytes: Option<u64>,
     /// The figure came from podman's rounded text, not from a walk.
     pub approximate: bool,
+    /// Part of it could not be measured (a walk error, a missing
+    /// mountpoint, a size podman could not give): `bytes` is at most part.
+    pub lower_bound: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

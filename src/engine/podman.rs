@@ -94,8 +94,22 @@ impl Podman {
     }
 
     fn call_json<T: serde::de::DeserializeOwned>(&self, args: &[&str]) -> Result<T, PodmanError> {
-        let (argv, stdout) = self.call(args)?;
-        parse_json(&stdout).map_err(|message| PodmanError::Parse { argv, message })
+        Ok(self.call_json_stderr(args)?.0)
+    }
+
+    /// Like [`Self::call_json`], also returning what podman printed on
+    /// stderr though it exited 0.
+    fn call_json_stderr<T: serde::de::DeserializeOwned>(
+        &self,
+        args: &[&str],
+    ) -> Result<(T, String), PodmanError> {
+        let argv = self.argv(args);
+        let out = self.runner.run(&argv, INSTALL_HINT)?;
+        let value = parse_json(&out.stdout).map_err(|message| PodmanError::Parse {
+            argv: crate::runner::Argv(argv).to_string(),
+            message,
+        })?;
+        Ok((value, out.stderr))
     }
 
     /// `podman images -a --format json`: every image including build
@@ -121,13 +135,28 @@ impl Podman {
 
     /// `podman ps -a --format json`, with `--size` for writable-layer bytes
     /// (slower: podman walks every container's layer).
-    pub fn containers(&self, with_size: bool) -> Result<Vec<ContainerEntry>, PodmanError> {
+    ///
+    /// podman 4.3 prints `Getting rw size for "ID": ...` on stderr, reports
+    /// that container's size as 0 and still exits 0: such stderr comes back
+    /// as [`SizeTrouble`], so those sizes are left unmeasured, not 0.
+    pub fn containers(&self, with_size: bool) -> Result<ContainerList, PodmanError> {
         let mut args = vec!["ps", "-a"];
         if with_size {
             args.push("--size");
         }
         args.extend(["--format", "json"]);
-        self.call_json(&args)
+        let (containers, stderr): (Vec<ContainerEntry>, String) = self.call_json_stderr(&args)?;
+        let trouble = with_size
+            .then(|| SizeTrouble::parse(&stderr, &containers))
+            .flatten()
+            .map(|mut t| {
+                t.argv = crate::runner::Argv(self.argv(&args)).to_string();
+                t
+            });
+        Ok(ContainerList {
+            containers,
+            size_trouble: trouble,
+        })
     }
 
     /// `podman ps -a --size` for just these containers (one call; podman ORs
@@ -142,9 +171,12 @@ impl Podman {
             args.extend(["--filter", f.as_str()]);
         }
         args.extend(["--format", "json"]);
-        let raw: Vec<ContainerEntry> = self.call_json(&args)?;
+        let (raw, stderr): (Vec<ContainerEntry>, String) = self.call_json_stderr(&args)?;
+        let trouble = SizeTrouble::parse(&stderr, &raw);
         Ok(raw
             .into_iter()
+            // A size podman said it could not get is left unmeasured, not 0.
+            .filter(|c| trouble.as_ref().is_none_or(|t| !t.affects(&c.id)))
             // A negative size (an engine bug) is left unmeasured, not 0.
             .filter_map(|c| Some((c.id, u64::try_from(c.size?.rw_size).ok()?)))
             .collect())
@@ -187,18 +219,57 @@ impl Podman {
             .collect())
     }
 
-    /// `podman image inspect ID...` in one call: each image's diff ids.
-    pub fn image_layers(
-        &self,
-        ids: &[String],
-    ) -> Result<BTreeMap<String, Vec<String>>, PodmanError> {
+    /// `podman image inspect ID...` in one call: each image's diff ids,
+    /// history and size, read at one moment. An image removed since it was
+    /// listed makes podman print the others and exit 125 with `image not
+    /// known`: those ids come back in [`Inspected::gone`].
+    pub fn inspect_images(&self, ids: &[String]) -> Result<Inspected, PodmanError> {
         if ids.is_empty() {
-            return Ok(BTreeMap::new());
+            return Ok(Inspected::default());
         }
         let mut args = vec!["image", "inspect", "--format", "json"];
         args.extend(ids.iter().map(String::as_str));
-        let raw: Vec<InspectEntry> = self.call_json(&args)?;
-        Ok(raw.into_iter().map(|i| (i.id, i.root_fs.layers)).collect())
+        let argv = self.argv(&args);
+        let out = self.runner.run_any(&argv, INSTALL_HINT)?;
+        let parse = |text: &str| {
+            parse_json::<Vec<InspectEntry>>(text).map_err(|message| PodmanError::Parse {
+                argv: crate::runner::Argv(argv.clone()).to_string(),
+                message,
+            })
+        };
+        if out.exit_code == Some(0) {
+            return Ok(Inspected {
+                images: parse(&out.stdout)?,
+                gone: Vec::new(),
+            });
+        }
+        // Only "not known" is a removal; anything else is podman failing.
+        let not_known = !out.stderr.trim().is_empty()
+            && out
+                .stderr
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .all(|l| l.contains("image not known"));
+        match (not_known, parse(&out.stdout)) {
+            (true, Ok(images)) => {
+                let found: std::collections::BTreeSet<&str> =
+                    images.iter().map(|i| i.id.as_str()).collect();
+                let gone = ids
+                    .iter()
+                    .filter(|id| !found.contains(id.as_str()))
+                    .cloned()
+                    .collect();
+                Ok(Inspected { images, gone })
+            }
+            _ => Err(crate::runner::Runner::failure(&out).into()),
+        }
+    }
+
+    /// `podman history --format json ID`: one entry per history step, top
+    /// first; `size` is the diff size of the step's layer as stored (0 for
+    /// steps that made no layer).
+    pub fn history(&self, id: &str) -> Result<Vec<HistoryEntry>, PodmanError> {
+        self.call_json(&["history", "--format", "json", id])
     }
 
     /// `podman system df -v`: on 4.3 only text (`--format` is ignored), the
@@ -268,6 +339,51 @@ impl ContainerEntry {
     }
 }
 
+/// `podman ps -a` and what it said on stderr about sizes.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerList {
+    pub containers: Vec<ContainerEntry>,
+    pub size_trouble: Option<SizeTrouble>,
+}
+
+/// podman printed on stderr while sizing containers, and exited 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SizeTrouble {
+    /// The command, for the warning.
+    pub argv: String,
+    pub first_line: String,
+    /// Containers the lines name; empty when they name none, so no size
+    /// of that call can be trusted.
+    pub named: std::collections::BTreeSet<String>,
+}
+
+impl SizeTrouble {
+    /// `None` when stderr is empty.
+    pub fn parse(stderr: &str, listed: &[ContainerEntry]) -> Option<SizeTrouble> {
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        let first_line = lines.first()?.trim().to_string();
+        let named = listed
+            .iter()
+            .filter(|c| {
+                let short: String = c.id.chars().take(12).collect();
+                lines
+                    .iter()
+                    .any(|l| l.contains(&c.id) || (short.len() == 12 && l.contains(&short)))
+            })
+            .map(|c| c.id.clone())
+            .collect();
+        Some(SizeTrouble {
+            argv: String::new(),
+            first_line,
+            named,
+        })
+    }
+
+    pub fn affects(&self, id: &str) -> bool {
+        self.named.is_empty() || self.named.contains(id)
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct ContainerSize {
     #[serde(rename = "rwSize")]
@@ -305,18 +421,65 @@ struct PodEntry {
     labels: Option<Labels>,
 }
 
-#[derive(Debug, Deserialize)]
-struct InspectEntry {
-    #[serde(rename = "Id")]
-    id: String,
-    #[serde(rename = "RootFS")]
-    root_fs: RootFs,
+/// What `podman image inspect` returned, and the ids it no longer knew.
+#[derive(Debug, Clone, Default)]
+pub struct Inspected {
+    pub images: Vec<InspectEntry>,
+    pub gone: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
-struct RootFs {
+#[derive(Debug, Clone, Deserialize)]
+pub struct InspectEntry {
+    #[serde(rename = "Id")]
+    pub id: String,
+    /// All layers plus metadata; absent from some engines' output.
+    #[serde(rename = "Size", default)]
+    pub size: Option<i64>,
+    #[serde(rename = "RootFS")]
+    pub root_fs: RootFs,
+    /// The config's history, bottom first; `empty_layer` steps made no layer.
+    #[serde(rename = "History", default, deserialize_with = "null_as_default")]
+    pub history: Vec<ConfigHistory>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RootFs {
+    /// Diff ids, bottom first.
     #[serde(rename = "Layers", default, deserialize_with = "null_as_default")]
-    layers: Vec<String>,
+    pub layers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConfigHistory {
+    #[serde(default)]
+    pub empty_layer: bool,
+}
+
+/// One step of `podman history --format json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HistoryEntry {
+    pub size: i64,
+}
+
+impl InspectEntry {
+    /// Each diff id's stored size from this image's `podman history`
+    /// (top first, one entry per config history step): the non-empty
+    /// steps, bottom up, are the layers. `None` when the two do not line
+    /// up (a config whose history does not describe its layers) or a size
+    /// is negative (a partial pull not yet measured).
+    pub fn layer_sizes(&self, history: &[HistoryEntry]) -> Option<Vec<u64>> {
+        if history.len() != self.history.len() {
+            return None;
+        }
+        let sizes: Vec<u64> = self
+            .history
+            .iter()
+            .zip(history.iter().rev())
+            .filter(|(config, _)| !config.empty_layer)
+            .map(|(_, h)| u64::try_from(h.size).ok())
+            .collect::<Option<_>>()?;
+        (sizes.len() == self.root_fs.layers.len()).then_some(sizes)
+    }
 }
 
 /// What `podman system df -v` says per volume.

@@ -642,12 +642,13 @@ mod tests {
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("python3 runs");
-        let mut out = holder.stdout.unwrap();
+        let mut holder = holder;
         let mut buf = [0u8; 7];
-        out.read_exact(&mut buf).unwrap();
-        let err = ReadLocks::take(std::slice::from_ref(&lock), Duration::from_millis(200))
-            .err()
-            .expect("the writer's lock excludes readers");
+        holder.stdout.take().unwrap().read_exact(&mut buf).unwrap();
+        let err = ReadLocks::take(std::slice::from_ref(&lock), Duration::from_millis(200)).err();
+        let _ = holder.kill();
+        let _ = holder.wait();
+        let err = err.expect("the writer's lock excludes readers");
         assert!(err.to_string().contains("still locked"), "{err}");
     }
 

@@ -82,8 +82,11 @@ impl DfReport {
                 c.kind.title().to_string(),
                 c.count.to_string(),
                 c.active.to_string(),
-                display(c.bytes, units),
-                with_percent(c.reclaimable_bytes, c.bytes, units),
+                mark_partial(display(c.bytes, units), !c.incomplete),
+                mark_partial(
+                    with_percent(c.reclaimable_bytes, c.bytes, units),
+                    !c.incomplete,
+                ),
             ]);
         }
         t.row([
@@ -208,6 +211,8 @@ pub struct ContainerRow {
     pub pod: Option<String>,
     /// Writable-layer bytes; null unless measured (`--size`).
     pub rw_bytes: Option<u64>,
+    /// Asked for but not measured in full: `rw_bytes` (if any) is a lower bound.
+    pub lower_bound: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -228,6 +233,7 @@ impl ContainerRow {
             state: c.state.as_str().to_string(),
             pod: c.pod.clone(),
             rw_bytes: c.rw_bytes,
+            lower_bound: c.lower_bound,
         }
     }
 }
@@ -261,17 +267,21 @@ impl ContainersView {
                 c.name.clone(),
                 c.image.clone(),
                 c.state.clone(),
-                c.rw_bytes
-                    .map_or_else(|| "-".to_string(), |b| display(b, units)),
+                match (c.rw_bytes, c.lower_bound) {
+                    (Some(b), lower) => mark_partial(display(b, units), !lower),
+                    (None, true) => "?".to_string(),
+                    (None, false) => "-".to_string(),
+                },
             ]);
         }
         if measured {
+            let complete = !self.containers.iter().any(|c| c.lower_bound);
             t.row([
                 "Total".to_string(),
                 String::new(),
                 String::new(),
                 String::new(),
-                display(self.total_bytes, units),
+                mark_partial(display(self.total_bytes, units), complete),
             ]);
         }
         let mut out = t.render();
@@ -312,6 +322,7 @@ impl VolumesView {
         ]);
         for v in &self.volumes {
             let size = match v.bytes {
+                Some(b) if v.lower_bound => format!(">= {}", display(b, units)),
                 Some(b) if v.approximate => format!("~{}", display(b, units)),
                 Some(b) => display(b, units),
                 None => "?".to_string(),
@@ -323,7 +334,14 @@ impl VolumesView {
                 labels_text(&v.labels),
             ]);
         }
-        t.row(["Total".to_string(), display(self.total_bytes, units)]);
+        let complete = self
+            .volumes
+            .iter()
+            .all(|v| v.bytes.is_some() && !v.lower_bound);
+        t.row([
+            "Total".to_string(),
+            mark_partial(display(self.total_bytes, units), complete),
+        ]);
         t.render()
     }
 }
