@@ -278,8 +278,11 @@ fn check(setup: Setup) {
             "vfs: podman's figure {ci} is far below the disk {si}"
         );
     } else {
-        assert!(within(ci, si, 0.5), "images: cli {ci} vs store {si}");
-        assert!(within(cc, sc, 1.0), "containers: cli {cc} vs store {sc}");
+        assert_eq!(ci, si, "images: cli vs store");
+        // podman 5's `ps --size` adds each container's own files (OCI
+        // config, hosts, ...), about 11 kB; podman 4.3's does not.
+        let slack = if setup.in_tree() { 3.0 } else { 0.0 };
+        assert!(within(cc, sc, slack), "containers: cli {cc} vs store {sc}");
     }
 
     // Image classes as podman decides them.
