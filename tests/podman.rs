@@ -316,3 +316,81 @@ fn cli_only_reads_no_store_file_and_agrees_to_the_byte() {
         assert_eq!(cli, store.json(&["df"]), "{scenario}");
     }
 }
+
+/// Containers and images created and removed while the tool reads: every
+/// report is one state of the store (images either with or without the
+/// churned image, within 1%), never a layer counted twice, on both paths.
+#[test]
+#[ignore = "needs podman"]
+fn reports_under_churn_are_one_state_never_a_double_count() {
+    let store = Store::build("base-derived");
+    let before = component(&store.json(&["df"]), "images")["bytes"]
+        .as_u64()
+        .unwrap();
+    let ctx = store.dir.path().join("churn");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("d"), vec![7u8; 1_000_000]).unwrap();
+    std::fs::write(
+        ctx.join("Containerfile"),
+        "FROM localhost/base:1\nCOPY d /d\n",
+    )
+    .unwrap();
+    store.podman(&[
+        "build",
+        "-q",
+        "-t",
+        "localhost/churn:1",
+        ctx.to_str().unwrap(),
+    ]);
+    let with = component(&store.json(&["df"]), "images")["bytes"]
+        .as_u64()
+        .unwrap();
+    assert!(with > before + 900_000, "the churned image adds 1 MB");
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let runs = std::thread::scope(|s| {
+        s.spawn(|| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+            while std::time::Instant::now() < deadline {
+                store.podman(&["create", "--name", "churner", "localhost/churn:1", "true"]);
+                store.podman(&["rm", "churner"]);
+                store.podman(&["rmi", "localhost/churn:1"]);
+                store.podman(&[
+                    "build",
+                    "-q",
+                    "-t",
+                    "localhost/churn:1",
+                    ctx.to_str().unwrap(),
+                ]);
+            }
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let mut runs = 0;
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            for cli in [false, true] {
+                let mut args = vec!["--format", "json"];
+                if cli {
+                    args.push("--cli-only");
+                }
+                args.push("df");
+                let out = store.tool(&args);
+                let err = String::from_utf8_lossy(&out.stderr);
+                // A report podman could not finish (an image removed between
+                // two of its own calls) may say so; a report must not lie.
+                if out.status.code() == Some(2) {
+                    continue;
+                }
+                let df: Value =
+                    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {err}"));
+                let images = component(&df, "images")["bytes"].as_u64().unwrap();
+                assert!(
+                    within(images, before, 1.0) || within(images, with, 1.0),
+                    "cli={cli}: images {images} is neither state ({before} or {with}): {err}"
+                );
+                runs += 1;
+            }
+        }
+        runs
+    });
+    eprintln!("churn: {runs} reports, each one state ({before} or {with} B of images)");
+    assert!(runs > 20, "only {runs} reports in 40 s");
+}
