@@ -254,7 +254,19 @@ fn assert_matches_podman(store: &Store, state: &LibpodState) {
 fn empty_store_reads_as_empty() {
     let store = Store::build("empty", &[]);
     let state = libpod_db::read(&store.db()).unwrap();
-    assert_eq!(state, LibpodState::default());
+    assert_eq!(
+        (
+            state.containers.len(),
+            state.volumes.len(),
+            state.pods.len()
+        ),
+        (0, 0, 0)
+    );
+    // The database records the store it was made for.
+    let root = store.dir.path().join("root");
+    assert_eq!(state.config.graph_root.as_deref(), Some(root.as_path()));
+    assert_eq!(state.config.graph_driver.as_deref(), Some("overlay"));
+    assert_eq!(state.config.static_dir, Some(root.join("libpod")));
     assert_matches_podman(&store, &state);
 }
 
