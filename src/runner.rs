@@ -34,6 +34,8 @@ pub enum RunError {
     NotFound { program: String, hint: String },
     #[error("`{argv}` did not finish within {secs} s and was killed (raise --timeout?)")]
     Timeout { argv: Argv, secs: u64 },
+    #[error("{what} did not finish within {secs} s; not waited for (raise --timeout?)")]
+    TooSlow { what: String, secs: u64 },
     #[error("`{argv}` failed with {status}: {stderr}")]
     Failed {
         argv: Argv,
@@ -188,11 +190,15 @@ impl Runner {
     /// walk) that must still be recorded and replayed with the commands:
     /// live mode computes it, record mode computes and saves it under
     /// `kind`/`key`, replay mode loads it and never touches the machine.
+    ///
+    /// A computation is bounded by `--timeout` like a command: a store file
+    /// on a hung mount or a walk of a vast tree is left behind on its
+    /// thread, and the report goes on without it.
     pub fn measured<T, E, F>(&self, kind: &str, key: &str, compute: F) -> Result<T, RunError>
     where
-        T: Serialize + serde::de::DeserializeOwned,
-        E: fmt::Display,
-        F: FnOnce() -> Result<T, E>,
+        T: Serialize + serde::de::DeserializeOwned + Send + 'static,
+        E: fmt::Display + Send + 'static,
+        F: FnOnce() -> Result<T, E> + Send + 'static,
     {
         let argv = vec![format!("({kind})"), key.to_string()];
         let failed = |e: E| RunError::Failed {
@@ -200,10 +206,21 @@ impl Runner {
             status: ExitStatusText(Some(1)),
             stderr: e.to_string(),
         };
+        let bounded = |compute: F| -> Result<Result<T, E>, RunError> {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let _ = tx.send(compute());
+            });
+            rx.recv_timeout(self.timeout.min(Duration::from_secs(100 * 365 * 86_400)))
+                .map_err(|_| RunError::TooSlow {
+                    what: format!("{kind} {}", key.lines().next().unwrap_or_default()),
+                    secs: self.timeout.as_secs(),
+                })
+        };
         match &self.mode {
-            Mode::Live => compute().map_err(failed),
+            Mode::Live => bounded(compute)?.map_err(failed),
             Mode::Record(dir) => {
-                let result = compute();
+                let result = bounded(compute)?;
                 let rec = Recording {
                     argv: argv.clone(),
                     stdout: match &result {
@@ -507,6 +524,25 @@ mod tests {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    #[test]
+    fn a_measurement_past_the_timeout_is_left_behind_and_named() {
+        let runner = Runner::live(Duration::from_secs(1));
+        let started = std::time::Instant::now();
+        let err = runner
+            .measured("walk", "/hung/mount\n/other", || -> Result<u8, String> {
+                std::thread::sleep(Duration::from_secs(20));
+                Ok(1)
+            })
+            .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(
+            err.to_string(),
+            "walk /hung/mount did not finish within 1 s; not waited for (raise --timeout?)"
+        );
+        let quick = runner.measured("walk", "/", || -> Result<u8, String> { Ok(7) });
+        assert_eq!(quick.unwrap(), 7);
     }
 
     #[test]

@@ -401,3 +401,43 @@ fn reports_under_churn_are_one_state_never_a_double_count() {
     eprintln!("churn: {runs} reports, each one state ({before} or {with} B of images)");
     assert!(runs > 20, "only {runs} reports in 40 s");
 }
+
+#[test]
+#[ignore = "needs podman"]
+fn a_store_locked_by_a_writer_is_waited_for_no_longer_than_the_timeout() {
+    let store = Store::build("one-image");
+    let lock = store.graphroot().join("overlay-layers/layers.lock");
+    assert!(lock.is_file(), "{} exists", lock.display());
+    // A writer (c/storage takes fcntl write locks) that outlives the report.
+    let mut writer = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import fcntl,sys,time\nf=open(sys.argv[1],'r+')\nfcntl.lockf(f,fcntl.LOCK_EX)\nprint('locked',flush=True)\ntime.sleep(60)",
+            lock.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(writer.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "locked");
+
+    let started = std::time::Instant::now();
+    let out = store.tool(&["--timeout", "1", "df"]);
+    let took = started.elapsed();
+    writer.kill().unwrap();
+    let _ = writer.wait();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The store read gives up at the timeout (not at its own lock wait),
+    // then podman, blocked by the same lock, is killed at the timeout too.
+    assert!(
+        stderr.contains("local state did not finish within 1 s"),
+        "{stderr}"
+    );
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
+}

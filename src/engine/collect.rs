@@ -677,25 +677,36 @@ fn measure_dirs(
         .map(|r| r.display().to_string())
         .collect::<Vec<_>>()
         .join("\n");
-    let measured = podman
-        .runner()
-        .measured("walk", &key, || -> Result<Vec<WalkedDir>, String> {
-            Ok(walk::measure(&roots, &walk::WalkOptions::default())
-                .into_iter()
-                .map(|u| WalkedDir {
-                    apparent_bytes: u.apparent_bytes,
-                    file_bytes: u.file_bytes,
-                    errors: u
-                        .errors
-                        .iter()
-                        .map(|e| format!("{}: {}", e.path.display(), e.message))
-                        .collect(),
-                })
-                .collect())
-        });
+    let measured =
+        podman
+            .runner()
+            .measured("walk", &key, move || -> Result<Vec<WalkedDir>, String> {
+                Ok(walk::measure(&roots, &walk::WalkOptions::default())
+                    .into_iter()
+                    .map(|u| WalkedDir {
+                        apparent_bytes: u.apparent_bytes,
+                        file_bytes: u.file_bytes,
+                        errors: u
+                            .errors
+                            .iter()
+                            .map(|e| format!("{}: {}", e.path.display(), e.message))
+                            .collect(),
+                    })
+                    .collect())
+            });
     let dirs = match measured {
         Ok(d) => d,
-        Err(e) => return warnings.push(e),
+        Err(e) => {
+            // Nothing was measured: every figure asked for is unknown.
+            for (is_container, i) in targets {
+                if is_container {
+                    inv.containers[i].lower_bound = true;
+                } else {
+                    inv.volumes[i].lower_bound = true;
+                }
+            }
+            return warnings.push(e);
+        }
     };
     // A walk that failed anywhere (a missing directory included) measured
     // only part of it: the figure is a lower bound, never a measured one.
