@@ -357,3 +357,113 @@ fn root_podman_5_sqlite() {
 fn rootless_podman_5_sqlite() {
     check(Setup::Rootless5);
 }
+
+/// An additional image store (`additionalimagestores`), as shared
+/// read-only stores are used: its images are listed, on this disk, counted
+/// once, and never reclaimable; both paths and podman itself agree.
+#[test]
+#[ignore = "needs root, podman 4.3 and 5 (tests/scenarios/{podman5,rootless}.sh setup)"]
+fn an_additional_image_store_is_listed_read_only_and_never_reclaimable() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let setup = Setup::Root5;
+    setup.install();
+    setup.script("reset");
+    let conf = "/tmp/ais/storage.conf";
+    let prep = r#"set -e
+rm -rf /tmp/ais /var/lib/ais; mkdir -p /tmp/ais/rootfs/bin
+cp /bin/busybox /tmp/ais/rootfs/bin/; ln -s busybox /tmp/ais/rootfs/bin/true
+head -c 2000000 /dev/urandom > /tmp/ais/rootfs/shared
+tar -C /tmp/ais/rootfs -cf /tmp/ais/shared.tar .
+podman --root /var/lib/ais --runroot /run/ais import -q /tmp/ais/shared.tar localhost/shared:1 >/dev/null
+rm /tmp/ais/rootfs/shared; head -c 1000000 /dev/urandom > /tmp/ais/rootfs/own
+tar -C /tmp/ais/rootfs -cf /tmp/ais/own.tar .
+printf '[storage]\ndriver = "overlay"\ngraphroot = "/var/lib/containers/storage"\nrunroot = "/run/containers/storage"\n[storage.options]\nadditionalimagestores = ["/var/lib/ais"]\n' > /tmp/ais/storage.conf
+export CONTAINERS_STORAGE_CONF=/tmp/ais/storage.conf
+podman import -q /tmp/ais/own.tar localhost/own:1 >/dev/null
+"#;
+    setup.ok(&["bash", "-c", prep]);
+    let with_conf = |argv: &[&str]| -> Vec<String> {
+        ["env", &format!("CONTAINERS_STORAGE_CONF={conf}")]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(argv.iter().map(|s| s.to_string()))
+            .collect()
+    };
+    let tool = |args: &[&str]| -> Value {
+        let bin = format!("{}/podman-storage", setup.bin_dir());
+        let mut argv = vec![bin.as_str(), "--no-progress", "--format", "json"];
+        argv.extend_from_slice(args);
+        let argv = with_conf(&argv);
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let out = setup.run(&argv);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && err.is_empty(), "{args:?}: {err}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+
+    // Truth: each store's layer diffs, by file bytes (as c/storage sizes them).
+    let diffs = |root: &str| -> u64 {
+        let dir = setup.host_path(&format!("{root}/overlay"));
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path().join("diff"))
+            .filter(|d| d.is_dir())
+            .map(|d| file_bytes(&d))
+            .sum()
+    };
+    let shared = diffs("/var/lib/ais");
+    let own = diffs("/var/lib/containers/storage");
+    assert!(shared > 2_000_000 && own > 1_000_000, "{shared} {own}");
+
+    for cli in [false, true] {
+        let flag: &[&str] = if cli { &["--cli-only"] } else { &[] };
+        let images = tool(&[flag, &["images"]].concat());
+        let read_only: Vec<(&str, bool)> = images["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["names"][0].as_str().unwrap(),
+                    i["read_only"].as_bool().unwrap_or(false),
+                )
+            })
+            .collect();
+        assert_eq!(
+            read_only,
+            [("localhost/own:1", false), ("localhost/shared:1", true)],
+            "cli {cli}"
+        );
+        let df = tool(&[flag, &["df"]].concat());
+        let img = df["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["kind"] == "images")
+            .unwrap()
+            .clone();
+        let (bytes, reclaimable) = (
+            img["bytes"].as_u64().unwrap(),
+            img["reclaimable_bytes"].as_u64().unwrap(),
+        );
+        assert!(
+            within(bytes, shared + own, 1.0),
+            "cli {cli}: {bytes} vs {shared}+{own}"
+        );
+        assert!(
+            within(reclaimable, own, 1.0),
+            "cli {cli}: {reclaimable} vs own {own}"
+        );
+    }
+
+    // What podman really frees: the read-only image stays.
+    let prune = with_conf(&["podman", "image", "prune", "-a", "-f"]);
+    setup.ok(&prune.iter().map(String::as_str).collect::<Vec<_>>());
+    let left = with_conf(&["podman", "images", "--format", "{{.Repository}}"]);
+    let left = setup.ok(&left.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(left.trim(), "localhost/shared");
+    assert_eq!(diffs("/var/lib/containers/storage"), 0, "own image freed");
+
+    setup.ok(&["sh", "-c", "rm -rf /tmp/ais /var/lib/ais /run/ais"]);
+    setup.script("reset");
+}

@@ -365,7 +365,7 @@ fn resolve_layers(
             layers: chain.keys,
             labels: e.labels.clone(),
             intermediate: e.names.is_empty() && parents.contains(e.id.as_str()),
-            read_only: false,
+            read_only: e.read_only,
         });
     }
     sort_images(&mut images);
@@ -400,7 +400,7 @@ fn whole_images(entries: &[ImageEntry]) -> ResolvedImages {
                 metadata_bytes: 0,
                 labels: e.labels.clone(),
                 intermediate: e.names.is_empty() && parents.contains(e.id.as_str()),
-                read_only: false,
+                read_only: e.read_only,
             }
         })
         .collect();

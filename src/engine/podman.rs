@@ -309,6 +309,9 @@ pub struct ImageEntry {
     pub labels: Labels,
     #[serde(default)]
     pub containers: u64,
+    /// From an additional image store (podman prints it since 3.x).
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -154,10 +154,14 @@ impl ImagesView {
         let (steps, listed): (Vec<&ImageUsage>, Vec<&ImageUsage>) =
             self.images.iter().partition(|i| i.intermediate);
         for img in listed {
-            let name = match img.names.first() {
+            let mut name = match img.names.first() {
                 Some(n) => n.clone(),
                 None => "<none>:<none> (dangling)".to_string(),
             };
+            if img.read_only {
+                // On this disk, but in a store no prune here can free.
+                name.push_str(" (read-only)");
+            }
             t.row([
                 name,
                 img.id.chars().take(12).collect(),
