@@ -34,6 +34,10 @@ pub enum RunError {
     NotFound { program: String, hint: String },
     #[error("`{argv}` did not finish within {secs} s and was killed (raise --timeout?)")]
     Timeout { argv: Argv, secs: u64 },
+    /// A measurement made without a command failed; its own message names
+    /// the path or record.
+    #[error("{message}")]
+    Measured { message: String },
     #[error("{what} did not finish within {secs} s; not waited for (raise --timeout?)")]
     TooSlow { what: String, secs: u64 },
     #[error("`{argv}` failed with {status}: {stderr}")]
@@ -201,10 +205,8 @@ impl Runner {
         F: FnOnce() -> Result<T, E> + Send + 'static,
     {
         let argv = vec![format!("({kind})"), key.to_string()];
-        let failed = |e: E| RunError::Failed {
-            argv: Argv(argv.clone()),
-            status: ExitStatusText(Some(1)),
-            stderr: e.to_string(),
+        let failed = |e: E| RunError::Measured {
+            message: e.to_string(),
         };
         let bounded = |compute: F| -> Result<Result<T, E>, RunError> {
             let (tx, rx) = std::sync::mpsc::channel();
@@ -243,10 +245,8 @@ impl Runner {
             Mode::Replay(dir) => {
                 let rec = load(dir, &argv)?;
                 if rec.exit_code != Some(0) {
-                    return Err(RunError::Failed {
-                        argv: Argv(argv),
-                        status: ExitStatusText(rec.exit_code),
-                        stderr: first_line(&rec.stderr),
+                    return Err(RunError::Measured {
+                        message: first_line(&rec.stderr),
                     });
                 }
                 serde_json::from_str(&rec.stdout).map_err(|e| RunError::BadRecording {

@@ -467,3 +467,50 @@ podman import -q /tmp/ais/own.tar localhost/own:1 >/dev/null
     setup.ok(&["sh", "-c", "rm -rf /tmp/ais /var/lib/ais /run/ais"]);
     setup.script("reset");
 }
+
+/// A store with both a bolt file and `db.sql` and no `database_backend`:
+/// podman up to 5.8.0 reads the bolt file, later ones `db.sql`. The store
+/// path must read the one this podman reads, without falling back.
+#[test]
+#[ignore = "needs root, podman 4.3 and 5 (tests/scenarios/{podman5,rootless}.sh setup)"]
+fn with_both_databases_the_one_podman_reads_is_read() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let setup = Setup::Root5;
+    setup.install();
+    setup.script("reset");
+    let prep = r#"set -e
+rm -rf /tmp/both; mkdir -p /tmp/both/rootfs/bin
+cp /bin/busybox /tmp/both/rootfs/bin/; ln -s busybox /tmp/both/rootfs/bin/true
+tar -C /tmp/both/rootfs -cf /tmp/both/tiny.tar .
+podman import -q /tmp/both/tiny.tar localhost/tiny:1 >/dev/null
+CI_DESIRED_DATABASE=boltdb podman --db-backend boltdb create --name in-bolt localhost/tiny:1 true >/dev/null
+podman --db-backend sqlite create --name in-sqlite localhost/tiny:1 true >/dev/null
+test -f /var/lib/containers/storage/libpod/bolt_state.db
+test -f /var/lib/containers/storage/db.sql
+"#;
+    setup.ok(&["bash", "-c", prep]);
+    let podman: BTreeSet<String> = setup
+        .ok(&["podman", "ps", "-a", "--format", "{{.Names}}"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    // podman 5.4 (< 5.8.1) reads the bolt file.
+    assert_eq!(podman, BTreeSet::from(["in-bolt".to_string()]));
+    let ours = setup.json(&["containers"]);
+    let owned: BTreeSet<String> = ours["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["state"] != "external")
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(owned, podman, "{ours}");
+
+    setup.ok(&["sh", "-c", "rm -rf /tmp/both"]);
+    setup.script("reset");
+    setup.ok(&[
+        "rm",
+        "-f",
+        "/var/lib/containers/storage/libpod/bolt_state.db",
+    ]);
+}

@@ -73,7 +73,9 @@ pub fn collect(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
 
 fn collect_any(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected {
     if podman.reads_store() {
-        match podman.runner().measured("local", "state", local::read) {
+        let asker = podman.clone();
+        let read = move || local::read(move || asker.version().map_err(|e| e.to_string()));
+        match podman.runner().measured("local", "state", read) {
             Ok(Some(state)) => {
                 let (mut inventory, problems) = local::inventory(&state);
                 for p in problems {

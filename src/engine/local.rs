@@ -43,9 +43,20 @@ const ATTEMPTS: usize = 3;
 /// Reads the local store; `Ok(None)` when there is none yet (podman would
 /// make it, and only podman can say what it would show), an error saying in
 /// one line why the store cannot be read. Either way the caller asks podman.
-pub fn read() -> Result<Option<LocalState>, String> {
+///
+/// `podman_version` is asked only when both database files exist and the
+/// configuration does not choose: then podman's version decides.
+pub fn read(
+    podman_version: impl FnOnce() -> Result<String, String>,
+) -> Result<Option<LocalState>, String> {
     let env = Env::current();
-    let r = resolve::resolve(&env)?;
+    let mut r = resolve::resolve(&env)?;
+    if let Some(bolt) = r.bolt_before_5_8_1.take() {
+        let version = podman_version()?;
+        if !resolve::reads_sqlite_first(&version)? {
+            r.database = bolt;
+        }
+    }
     if let Some(dir) = &r.store.imagestore {
         return Err(format!(
             "{}: an imagestore ({}) is not read directly",

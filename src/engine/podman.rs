@@ -184,6 +184,12 @@ impl Podman {
 
     /// `podman system connection list --format json`: the configured remote
     /// connections.
+    /// The client's version, as `5.4.2`.
+    pub fn version(&self) -> Result<String, PodmanError> {
+        let (_, out) = self.call(&["version", "--format", "{{.Client.Version}}"])?;
+        Ok(out.trim().to_string())
+    }
+
     pub fn connections(&self) -> Result<Vec<ConnectionEntry>, PodmanError> {
         self.call_json(&["system", "connection", "list", "--format", "json"])
     }

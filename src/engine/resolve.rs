@@ -118,6 +118,25 @@ pub struct Resolved {
     pub database: Database,
     /// Where named volumes live unless the database says otherwise.
     pub volume_path: PathBuf,
+    /// Both a bolt file and `db.sql` exist and nothing chooses: podman up
+    /// to 5.8.0 reads this bolt file, later ones `database`. Only podman's
+    /// version can tell which one is live.
+    pub bolt_before_5_8_1: Option<Database>,
+}
+
+/// podman 5.8.1 and later read an existing `db.sql` before a bolt file
+/// (libpod's `getDBState`); earlier ones the reverse. `version` as podman
+/// prints it (`5.8.1`, `6.0.0-rc1`, `5.4.2-dev`).
+pub fn reads_sqlite_first(version: &str) -> Result<bool, String> {
+    let mut parts = version
+        .trim()
+        .split(['.', '-', '+', '~'])
+        .map(|p| p.parse::<u32>().ok());
+    let mut next = || parts.next().flatten();
+    match (next(), next(), next()) {
+        (Some(major), Some(minor), patch) => Ok((major, minor, patch.unwrap_or(0)) >= (5, 8, 1)),
+        _ => Err(format!("podman printed an unexpected version {version:?}")),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -155,6 +174,7 @@ struct EngineSection {
     static_dir: Option<PathBuf>,
     volume_path: Option<PathBuf>,
     database_backend: Option<String>,
+    tmp_dir: Option<PathBuf>,
 }
 
 /// Resolves the store and database; an error names the file that could not
@@ -169,7 +189,16 @@ pub fn resolve(env: &Env) -> Result<Resolved, String> {
     let volume_path = engine
         .volume_path
         .unwrap_or_else(|| store.graphroot.join("volumes"));
-    let bolt = static_dir.join("bolt_state.db");
+    // libpod's `getBoltDBPath`: a transient store keeps it in the tmp dir.
+    let bolt = if store.transient {
+        engine
+            .tmp_dir
+            .clone()
+            .unwrap_or_else(|| default_tmp_dir(env))
+    } else {
+        static_dir.clone()
+    }
+    .join("bolt_state.db");
     // libpod's `NewSqliteState`: the run root for a transient store, the
     // static dir when one is configured, else the graph root.
     let sqlite_dir = if store.transient {
@@ -180,11 +209,16 @@ pub fn resolve(env: &Env) -> Result<Resolved, String> {
         store.graphroot.clone()
     };
     let sqlite = sqlite_dir.join("db.sql");
+    let mut bolt_before_5_8_1 = None;
     let database = match engine.database_backend.as_deref().unwrap_or("") {
         "sqlite" => Database::Sqlite(sqlite),
         "boltdb" => Database::Bolt(bolt),
-        // Unset: an existing bolt database is kept (podman 4.8 to 5.7 do;
-        // 5.8 migrates it first), else SQLite, the default for new stores.
+        "" if bolt.exists() && sqlite.exists() => {
+            bolt_before_5_8_1 = Some(Database::Bolt(bolt));
+            Database::Sqlite(sqlite)
+        }
+        // Unset: an existing bolt database is kept, else SQLite, the
+        // default for new stores.
         "" if bolt.exists() => Database::Bolt(bolt),
         "" if sqlite.exists() => Database::Sqlite(sqlite),
         // A store podman has not used yet. podman before 4.8 would make a
@@ -200,7 +234,19 @@ pub fn resolve(env: &Env) -> Result<Resolved, String> {
         store,
         database,
         volume_path,
+        bolt_before_5_8_1,
     })
+}
+
+/// c/common's default `tmp_dir`.
+fn default_tmp_dir(env: &Env) -> PathBuf {
+    if !env.rootless() {
+        return "/run/libpod".into();
+    }
+    match env.var("XDG_RUNTIME_DIR") {
+        Some(d) => Path::new(d).join("libpod/tmp"),
+        None => format!("/run/user/{}/libpod/tmp", env.euid).into(),
+    }
 }
 
 fn resolve_store(env: &Env) -> Result<StoreLocation, String> {
@@ -362,6 +408,7 @@ fn engine_config(env: &Env) -> Result<EngineSection, String> {
         merged.static_dir = e.static_dir.or(merged.static_dir);
         merged.volume_path = e.volume_path.or(merged.volume_path);
         merged.database_backend = e.database_backend.or(merged.database_backend);
+        merged.tmp_dir = e.tmp_dir.or(merged.tmp_dir);
     }
     Ok(merged)
 }
@@ -491,7 +538,7 @@ mod tests {
     }
 
     #[test]
-    fn sqlite_is_chosen_when_only_db_sql_exists_and_bolt_wins_when_both_do() {
+    fn with_both_databases_the_choice_is_left_to_podmans_version() {
         let root = tempfile::tempdir().unwrap();
         let conf = root.path().join("storage.conf");
         fs::write(
@@ -511,21 +558,48 @@ mod tests {
             resolve(&e).unwrap().database,
             Database::Sqlite(root.path().join("db.sql"))
         );
+        assert_eq!(resolve(&e).unwrap().bolt_before_5_8_1, None);
         fs::create_dir(root.path().join("libpod")).unwrap();
         fs::write(root.path().join("libpod/bolt_state.db"), "").unwrap();
+        let both = resolve(&e).unwrap();
+        assert_eq!(both.database, Database::Sqlite(root.path().join("db.sql")));
+        assert_eq!(
+            both.bolt_before_5_8_1,
+            Some(Database::Bolt(root.path().join("libpod/bolt_state.db")))
+        );
+        fs::remove_file(root.path().join("db.sql")).unwrap();
         assert_eq!(
             resolve(&e).unwrap().database,
             Database::Bolt(root.path().join("libpod/bolt_state.db"))
         );
+        fs::write(root.path().join("db.sql"), "").unwrap();
         let cc = root.path().join("containers.conf");
         fs::write(&cc, "[engine]\ndatabase_backend = \"sqlite\"\n").unwrap();
         let mut e = e;
         e.vars
             .insert("CONTAINERS_CONF".into(), cc.display().to_string());
+        let chosen = resolve(&e).unwrap();
         assert_eq!(
-            resolve(&e).unwrap().database,
+            chosen.database,
             Database::Sqlite(root.path().join("db.sql"))
         );
+        assert_eq!(chosen.bolt_before_5_8_1, None);
+    }
+
+    #[test]
+    fn podman_5_8_1_and_later_read_sqlite_first() {
+        for (v, first) in [
+            ("4.3.1", false),
+            ("5.4.2", false),
+            ("5.8.0", false),
+            ("5.8.1", true),
+            ("5.8.2-dev", true),
+            ("6.0.0-rc1", true),
+            ("5.9", true),
+        ] {
+            assert_eq!(reads_sqlite_first(v), Ok(first), "{v}");
+        }
+        assert!(reads_sqlite_first("dev").unwrap_err().contains("\"dev\""));
     }
 
     #[test]
