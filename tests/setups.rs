@@ -514,3 +514,74 @@ test -f /var/lib/containers/storage/db.sql
         "/var/lib/containers/storage/libpod/bolt_state.db",
     ]);
 }
+
+/// An `imagestore`: images and their layers live there, containers in the
+/// graph root. Both paths agree and match the disk.
+#[test]
+#[ignore = "needs root, podman 4.3 and 5 (tests/scenarios/{podman5,rootless}.sh setup)"]
+fn an_imagestore_is_read_where_c_storage_puts_images() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let setup = Setup::Root5;
+    setup.install();
+    setup.script("reset");
+    let prep = r#"set -e
+rm -rf /tmp/is /var/lib/is; mkdir -p /tmp/is/rootfs/bin
+cp /bin/busybox /tmp/is/rootfs/bin/; for l in true sh head; do ln -s busybox /tmp/is/rootfs/bin/$l; done
+head -c 2000000 /dev/urandom > /tmp/is/rootfs/blob
+tar -C /tmp/is/rootfs -cf /tmp/is/base.tar .
+printf '[storage]\ndriver = "overlay"\ngraphroot = "/var/lib/containers/storage"\nrunroot = "/run/containers/storage"\nimagestore = "/var/lib/is"\n' > /tmp/is/storage.conf
+export CONTAINERS_STORAGE_CONF=/tmp/is/storage.conf
+podman import -q /tmp/is/base.tar localhost/base:1 >/dev/null
+podman run --name c1 localhost/base:1 sh -c 'head -c 300000 /dev/urandom > /w'
+"#;
+    setup.ok(&["bash", "-c", prep]);
+    let conf = "CONTAINERS_STORAGE_CONF=/tmp/is/storage.conf";
+    let df = |cli: bool| -> Value {
+        let bin = format!("{}/podman-storage", setup.bin_dir());
+        let mut argv = vec![
+            "env",
+            conf,
+            bin.as_str(),
+            "--no-progress",
+            "--format",
+            "json",
+        ];
+        if cli {
+            argv.push("--cli-only");
+        }
+        argv.push("df");
+        let out = setup.run(&argv);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && err.is_empty(), "cli {cli}: {err}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let diffs = |root: &str| -> u64 {
+        std::fs::read_dir(setup.host_path(&format!("{root}/overlay")))
+            .unwrap()
+            .map(|e| e.unwrap().path().join("diff"))
+            .filter(|d| d.is_dir())
+            .map(|d| file_bytes(&d))
+            .sum()
+    };
+    let (images, containers) = (diffs("/var/lib/is"), diffs("/var/lib/containers/storage"));
+    assert!(
+        images > 2_000_000 && containers >= 300_000,
+        "{images} {containers}"
+    );
+    let (store, cli) = (df(false), df(true));
+    assert!(within(bytes(&store, "images"), images, 1.0), "{store}");
+    assert_eq!(bytes(&store, "images"), bytes(&cli, "images"));
+    assert!(
+        within(bytes(&store, "containers"), containers, 1.0),
+        "{store}"
+    );
+    // podman 5's `ps --size` adds the container's own files.
+    assert!(within(bytes(&cli, "containers"), containers, 5.0), "{cli}");
+
+    setup.ok(&[
+        "sh",
+        "-c",
+        "export CONTAINERS_STORAGE_CONF=/tmp/is/storage.conf; podman rm -a >/dev/null; podman system reset -f >/dev/null 2>&1; rm -rf /var/lib/is /tmp/is",
+    ]);
+    setup.script("reset");
+}

@@ -57,17 +57,6 @@ pub fn read(
             r.database = bolt;
         }
     }
-    if let Some(dir) = &r.store.imagestore {
-        return Err(format!(
-            "{}: an imagestore ({}) is not read directly",
-            r.store
-                .conf
-                .as_deref()
-                .unwrap_or(r.store.graphroot.as_path())
-                .display(),
-            dir.display()
-        ));
-    }
     if !r.store.graphroot.is_dir() {
         // A wrongly resolved path must not read as an empty store.
         return Ok(None);

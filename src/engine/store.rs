@@ -180,6 +180,17 @@ impl StoreLocation {
         }
     }
 
+    /// The layer's directory in the first root that has it (the first when
+    /// none does: a missing directory is then an error to report).
+    fn find_layer_dir(&self, roots: &[&Path], layer: &str) -> Option<PathBuf> {
+        let dirs: Vec<PathBuf> = roots
+            .iter()
+            .filter_map(|r| self.layer_dir(r, layer))
+            .collect();
+        let found = dirs.iter().position(|d| d.exists()).unwrap_or(0);
+        dirs.into_iter().nth(found)
+    }
+
     /// containers/storage keeps an image's big data (config, manifests) as
     /// files named `=` + base64(key) in the image's directory.
     fn big_data_file(&self, root: &Path, image: &str, key: &str) -> PathBuf {
@@ -191,43 +202,85 @@ impl StoreLocation {
 
 /// Reads the store's records under c/storage's read locks; a store with no
 /// images yet has no files, which is an empty snapshot, not an error.
+///
+/// With an `imagestore`, images (their records and layer directories) live
+/// there and containers in the graph root, whose own image records c/storage
+/// still reads and writes; layer records are in the graph root, and also in
+/// the image store on c/storage versions that split them.
 pub fn read(loc: &StoreLocation) -> Result<StoreSnapshot, StoreError> {
     let root = loc.graphroot.as_path();
+    let image_root = loc.imagestore.as_deref().unwrap_or(root);
     let containers_root = if loc.transient {
         loc.runroot.as_path()
     } else {
         root
     };
     let layers_dir = loc.kind_dir(root, "layers");
-    let images_dir = loc.kind_dir(root, "images");
+    let images_dir = loc.kind_dir(image_root, "images");
     let containers_dir = loc.kind_dir(containers_root, "containers");
     let volatile_layers_dir = if loc.transient {
         loc.kind_dir(&loc.runroot, "layers")
     } else {
         layers_dir.clone()
     };
-    let (layers, images, containers) = {
-        let _locks = ReadLocks::take(
-            &[
-                layers_dir.join("layers.lock"),
-                images_dir.join("images.lock"),
-                containers_dir.join("containers.lock"),
-            ],
-            LOCK_WAIT,
-        )?;
+    // Both are c/storage's read-write stores; the image store comes first.
+    let split = loc
+        .imagestore
+        .as_deref()
+        .map(|is| (loc.kind_dir(is, "layers"), loc.kind_dir(root, "images")));
+    let (layers, images, graph_images, containers) = {
+        let mut lock_files = vec![
+            layers_dir.join("layers.lock"),
+            images_dir.join("images.lock"),
+            containers_dir.join("containers.lock"),
+        ];
+        if let Some((is_layers, graph_images)) = &split {
+            lock_files.push(is_layers.join("layers.lock"));
+            lock_files.push(graph_images.join("images.lock"));
+        }
+        let _locks = ReadLocks::take(&lock_files, LOCK_WAIT)?;
         let mut layers: Vec<RawLayer> = read_json(&layers_dir.join("layers.json"))?;
         layers.extend(read_json::<RawLayer>(
             &volatile_layers_dir.join("volatile-layers.json"),
         )?);
         let images: Vec<RawImage> = read_json(&images_dir.join("images.json"))?;
+        let mut graph_images = Vec::new();
+        if let Some((is_layers, graph)) = &split {
+            layers.extend(read_json::<RawLayer>(&is_layers.join("layers.json"))?);
+            graph_images = read_json::<RawImage>(&graph.join("images.json"))?;
+        }
         let mut containers: Vec<RawContainer> = read_json(&containers_dir.join("containers.json"))?;
         containers.extend(read_json::<RawContainer>(
             &containers_dir.join("volatile-containers.json"),
         )?);
-        (layers, images, containers)
+        (layers, images, graph_images, containers)
     };
     let layers_path = layers_dir.join("layers.json");
-    let mut snap = build(loc, root, &layers_path, &layers, &images, false)?;
+    let mut layer_roots = vec![image_root];
+    if image_root != root {
+        layer_roots.push(root);
+    }
+    let mut snap = build(
+        loc,
+        image_root,
+        &layer_roots,
+        &layers_path,
+        &layers,
+        &images,
+        false,
+    )?;
+    if !graph_images.is_empty() {
+        let more = build(
+            loc,
+            root,
+            &layer_roots,
+            &layers_path,
+            &layers,
+            &graph_images,
+            false,
+        )?;
+        snap.merge(more);
+    }
     for extra in &loc.additional_image_stores {
         let ldir = loc.kind_dir(extra, "layers");
         let idir = loc.kind_dir(extra, "images");
@@ -240,22 +293,13 @@ pub fn read(loc: &StoreLocation) -> Result<StoreSnapshot, StoreError> {
         let more = build(
             loc,
             extra,
+            &[extra.as_path()],
             &ldir.join("layers.json"),
             &layers,
             &images,
             true,
         )?;
-        // An image in both is the writable store's (c/storage looks there first).
-        for (id, img) in more.images {
-            snap.images.entry(id).or_insert(img);
-        }
-        for (id, b) in more.layer_bytes {
-            snap.layer_bytes.entry(id).or_insert(b);
-        }
-        snap.unsized_layers.extend(more.unsized_layers);
-        for (id, d) in more.layer_dirs {
-            snap.layer_dirs.entry(id).or_insert(d);
-        }
+        snap.merge(more);
     }
     for c in containers {
         let Some(dir) = loc.layer_dir(root, &c.layer) else {
@@ -278,9 +322,33 @@ pub fn read(loc: &StoreLocation) -> Result<StoreSnapshot, StoreError> {
     Ok(snap)
 }
 
+impl StoreSnapshot {
+    /// Adds another store's images and layers; an image in both is the
+    /// earlier store's, as c/storage looks there first.
+    fn merge(&mut self, more: StoreSnapshot) {
+        for (id, img) in more.images {
+            self.images.entry(id).or_insert(img);
+        }
+        for (id, b) in more.layer_bytes {
+            self.layer_bytes.entry(id).or_insert(b);
+        }
+        for u in more.unsized_layers {
+            if !self.unsized_layers.iter().any(|x| x.id == u.id) {
+                self.unsized_layers.push(u);
+            }
+        }
+        for (id, d) in more.layer_dirs {
+            self.layer_dirs.entry(id).or_insert(d);
+        }
+    }
+}
+
+/// `root` holds the images' records; a layer's directory is in the first of
+/// `layer_roots` that has it.
 fn build(
     loc: &StoreLocation,
     root: &Path,
+    layer_roots: &[&Path],
     layers_path: &Path,
     layers: &[RawLayer],
     images: &[RawImage],
@@ -349,7 +417,7 @@ fn build(
     }
     let limit = filesystem_bytes(root);
     for l in layers.iter().filter(|l| image_layers.contains(&l.id)) {
-        let dir = loc.layer_dir(root, &l.id);
+        let dir = loc.find_layer_dir(layer_roots, &l.id);
         if loc.driver == "vfs" {
             if let Some(dir) = dir {
                 snap.layer_dirs.insert(l.id.clone(), dir);
