@@ -37,17 +37,25 @@ fn run(dir: &Path, podman: &Path, args: &[&str]) -> Output {
         ),
     )
     .unwrap();
-    Command::new(env!("CARGO_BIN_EXE_podman-storage"))
+    isolated(dir)
         .env("CONTAINERS_STORAGE_CONF", &conf)
-        .env("HOME", dir)
-        .env_remove("XDG_CONFIG_HOME")
-        .env_remove("CONTAINER_HOST")
-        .env_remove("CONTAINER_CONNECTION")
         .arg("--podman")
         .arg(podman)
         .args(args)
         .output()
         .unwrap()
+}
+
+/// The tool in a fixed environment: none of the developer's settings
+/// (`PODMAN_STORAGE_*`, `XDG_*`, `CONTAINER_HOST`, ...) and `HOME` = `dir`.
+fn isolated(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_podman-storage"));
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("LC_ALL", "C")
+        .env("TZ", "UTC");
+    c
 }
 
 fn stderr(out: &Output) -> String {
@@ -215,15 +223,7 @@ fn fake_docker_only(dir: &Path, version: &str) -> PathBuf {
 }
 
 fn run_auto(dir: &Path, bin: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_podman-storage"))
-        .env("PATH", bin)
-        .env("HOME", dir)
-        .env_remove("PODMAN_STORAGE_PODMAN")
-        .env_remove("PODMAN_STORAGE_ENGINE")
-        .env_remove("PODMAN_STORAGE_DOCKER")
-        .args(args)
-        .output()
-        .unwrap()
+    isolated(dir).env("PATH", bin).args(args).output().unwrap()
 }
 
 #[test]

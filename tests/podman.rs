@@ -44,6 +44,53 @@ fn podman_df_images(store: &Store) -> u64 {
         .unwrap_or(0)
 }
 
+/// What a developer has set in their shell never reaches podman or the
+/// tool under test: only the store's own settings and a fixed environment.
+#[test]
+fn store_env_leaks_nothing_of_the_developer() {
+    let store = Store {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let mut cmd = Command::new("env");
+    // As if inherited from the developer's shell.
+    for (k, v) in [
+        ("PODMAN_STORAGE_ENGINE", "docker"),
+        ("XDG_CONFIG_HOME", "/home/dev/.config"),
+        ("XDG_CACHE_HOME", "/home/dev/.cache"),
+        ("CONTAINERS_REGISTRIES_CONF", "/home/dev/registries.conf"),
+        ("CONTAINER_HOST", "ssh://dev@elsewhere"),
+        ("HOME", "/home/dev"),
+        ("LC_ALL", "de_DE.UTF-8"),
+        ("TZ", "Europe/Berlin"),
+    ] {
+        cmd.env(k, v);
+    }
+    let out = store.env(&mut cmd).output().unwrap();
+    let env = String::from_utf8(out.stdout).unwrap();
+    let vars: Vec<(&str, &str)> = env.lines().filter_map(|l| l.split_once('=')).collect();
+    let get = |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
+    for (name, _) in &vars {
+        assert!(
+            !name.starts_with("PODMAN_STORAGE_")
+                && !name.starts_with("XDG_")
+                && !name.starts_with("CONTAINER_")
+                && (!name.starts_with("CONTAINERS_")
+                    || ["CONTAINERS_STORAGE_CONF", "CONTAINERS_CONF"].contains(name)),
+            "{name} leaked into the test environment:\n{env}"
+        );
+    }
+    let home = get("HOME").unwrap();
+    assert!(
+        std::path::Path::new(home).starts_with(store.dir.path()),
+        "HOME={home}"
+    );
+    assert_eq!((get("LC_ALL"), get("TZ")), (Some("C"), Some("UTC")));
+    assert_eq!(
+        get("CONTAINERS_STORAGE_CONF").map(PathBuf::from),
+        Some(store.dir.path().join("storage.conf"))
+    );
+}
+
 #[test]
 #[ignore = "needs podman"]
 fn df_matches_the_truth_on_disk_for_a_shared_base() {

@@ -38,16 +38,15 @@ impl Store {
         self.dir.path().join("root")
     }
 
-    /// Points podman (and the tool) at this store only.
+    /// Points podman (and the tool) at this store only, in an environment
+    /// of its own (see [`isolate`]).
     pub fn env<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
-        cmd.env(
-            "CONTAINERS_STORAGE_CONF",
-            self.dir.path().join("storage.conf"),
-        )
-        .env("CONTAINERS_CONF", self.dir.path().join("containers.conf"))
-        .env_remove("XDG_CONFIG_HOME")
-        .env_remove("CONTAINER_HOST")
-        .env_remove("CONTAINER_CONNECTION")
+        isolate(cmd, &self.dir.path().join("home"))
+            .env(
+                "CONTAINERS_STORAGE_CONF",
+                self.dir.path().join("storage.conf"),
+            )
+            .env("CONTAINERS_CONF", self.dir.path().join("containers.conf"))
     }
 
     pub fn podman(&self, args: &[&str]) -> String {
@@ -110,6 +109,21 @@ impl Drop for Store {
             .arg(self.dir.path())
             .status();
     }
+}
+
+/// A fixed environment, as uv's and ruff's tests have: nothing of the
+/// developer's own leaks in (no `PODMAN_STORAGE_*`, `XDG_*`, `CONTAINERS_*`,
+/// `CONTAINER_HOST`, `DOCKER_*`, no config or cache under their `HOME`);
+/// `HOME` is `home` (created), the locale `C`, the time zone UTC. Only
+/// `PATH` is kept.
+pub fn isolate<'a>(cmd: &'a mut Command, home: &Path) -> &'a mut Command {
+    std::fs::create_dir_all(home).unwrap();
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("LC_ALL", "C")
+        .env("TZ", "UTC")
+        .env("NO_COLOR", "1")
 }
 
 pub fn root() -> PathBuf {
