@@ -93,6 +93,35 @@ impl Store {
         ]))
     }
 
+    /// Truth for images: file bytes in every image layer's diff dir (every
+    /// overlay dir that is not a container's upper dir).
+    pub fn image_layer_bytes(&self) -> u64 {
+        let uppers: Vec<PathBuf> = self.container_upper_dirs();
+        let mut total = 0;
+        for entry in std::fs::read_dir(self.graphroot().join("overlay")).unwrap() {
+            let diff = entry.unwrap().path().join("diff");
+            if diff.is_dir() && !uppers.contains(&diff) {
+                total += file_bytes(&diff);
+            }
+        }
+        total
+    }
+
+    /// `du -sb` of every volume's mountpoint, as podman lists them.
+    pub fn volume_bytes(&self) -> u64 {
+        let dirs: Vec<PathBuf> = self
+            .podman(&["volume", "ls", "--format", "{{.Mountpoint}}"])
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(PathBuf::from)
+            .collect();
+        if dirs.is_empty() {
+            0
+        } else {
+            du_sb(&dirs)
+        }
+    }
+
     pub fn container_upper_dirs(&self) -> Vec<PathBuf> {
         self.podman(&["ps", "-aq", "--no-trunc"])
             .lines()
