@@ -39,7 +39,12 @@ fuzz_rows=$(awk '/^TARGET/ { on = 1; next } on && NF == 3 && $1 != "total" { pri
 fuzz_total=$(awk '/^total/ { print $2 }' "$logs/fuzz.log")
 fuzz_findings=$(awk '/^total/ { print $3 }' "$logs/fuzz.log")
 faults=$(sum_field 'faults [a-z_-]+: [0-9]+ injected' "$logs/reliability.log" 's/.*: ([0-9]+) injected/\1/')
-survived=$(sum_field 'faults [a-z_-]+: [0-9]+ injected, [0-9]+ survived' "$logs/reliability.log" 's/.*, ([0-9]+) survived/\1/')
+outcome() { # complete|partial|refused
+  sum_field "faults [a-z_-]+: [0-9]+ injected: .*[0-9]+ $1" "$logs/reliability.log" "s/.* ([0-9]+) $1.*/\\1/"
+}
+complete=$(outcome complete); partial=$(outcome partial); refused=$(outcome refused)
+exact=$(sum_field 'faults [a-z_-]+: [0-9]+ injected: [0-9]+ read exactly' "$logs/reliability.log" 's/.*: ([0-9]+) read exactly.*/\1/')
+unmeasured=$(sum_field '[0-9]+ reported unmeasured' "$logs/reliability.log" 's/([0-9]+) reported unmeasured/\1/')
 hostile=$(sum_field 'hostile [a-z-]+: [0-9]+' "$logs/reliability.log" 's/.*: ([0-9]+)/\1/')
 hostile_lines=$(grep -oE 'hostile [a-z-]+: .*' "$logs/reliability.log")
 escapes=$(echo "$hostile_lines" | grep -cE 'control characters on the terminal [1-9]|escapes [1-9]|canary counted [1-9]|wrapped figures [1-9]')
@@ -62,7 +67,7 @@ echo "$fuzz_rows" | while read -r target inputs findings; do
   echo "| fuzz \`$target\`: inputs / findings | $inputs / $findings |"
 done
 echo "| fuzz total: inputs / findings now | ${fuzz_total:-?} / ${fuzz_findings:-?} |"
-echo "| faults injected / survived (exit code, one-line message naming the command, rest of the report, no process left) | ${faults} / ${survived} |"
+echo "| faults injected: complete (exit 0) / partial, the rest reported (exit 1) / refused, one line naming the command (exit 2); odd volume sizes read exactly / reported unmeasured | ${faults}: ${complete} / ${partial} / ${refused}; ${exact} / ${unmeasured} |"
 echo "| hostile-input runs (names, labels, errors, config ids, trees, vanishing files, sparse files) / control characters or canary bytes leaked | ${hostile} / ${escapes} |"
 echo "| prune kill loops (SIGKILL at random points: whole, --orphans, --max-size) | $(( ${kill_whole:-0} + ${kill_orphans:-0} + ${kill_lru:-0} )) kills (${kill_whole:-?} + ${kill_orphans:-?} + ${kill_lru:-?}) |"
 echo "| stress loops: prunes under writers / two-prune races / symlink-swap prunes | ${writers:-?} / ${races:-?} / ${toctou} |"

@@ -447,10 +447,25 @@ mod tests {
             let truth: u64 = distinct.iter().map(|k| inv.layers[*k].bytes).sum::<u64>()
                 + inv.images.iter().map(|i| i.metadata_bytes).sum::<u64>();
             prop_assert_eq!(r.total_bytes, truth);
-            let rows: u64 = r.images.iter().map(|i| i.unique_bytes).sum::<u64>() + r.shared_layers_bytes;
-            prop_assert_eq!(rows, r.total_bytes);
-            for i in &r.images {
-                prop_assert_eq!(i.unique_bytes + i.shared_bytes, i.size_bytes);
+            // The split, brute force: a layer belongs to the named images
+            // holding it (to the intermediates only when no named one
+            // does); two or more owners make it shared.
+            let owners = |k: &String| -> Vec<usize> {
+                let holders = |named: bool| -> Vec<usize> {
+                    (0..inv.images.len())
+                        .filter(|&n| inv.images[n].intermediate != named && inv.images[n].layers.contains(k))
+                        .collect()
+                };
+                let named = holders(true);
+                if named.is_empty() { holders(false) } else { named }
+            };
+            let shared: u64 = distinct.iter().filter(|k| owners(k).len() > 1).map(|k| inv.layers[*k].bytes).sum();
+            prop_assert_eq!(r.shared_layers_bytes, shared);
+            for (n, (i, img)) in r.images.iter().zip(&inv.images).enumerate() {
+                let own: u64 = img.layers.iter().filter(|k| owners(k) == [n]).map(|k| inv.layers[k].bytes).sum();
+                prop_assert_eq!(i.unique_bytes, own + img.metadata_bytes);
+                let others: u64 = img.layers.iter().filter(|k| owners(k) != [n]).map(|k| inv.layers[k].bytes).sum();
+                prop_assert_eq!(i.shared_bytes, others);
             }
             let df = components(&inv);
             prop_assert!(df[0].reclaimable_bytes <= df[0].bytes);

@@ -95,6 +95,11 @@ pub struct GlobalArgs {
     )]
     pub docker: String,
 
+    /// Docker's configuration directory, passed to docker as --config (set
+    /// when docker runs us as its `storage` plugin with `--config`).
+    #[arg(long, global = true, hide = true, value_name = "DIR")]
+    pub docker_config: Option<PathBuf>,
+
     /// Podman binary to run [default: podman]. Naming one also means
     /// `--engine auto` picks podman.
     #[arg(

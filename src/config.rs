@@ -636,6 +636,7 @@ mod tests {
             shown.starts_with(&format!("{ORIGIN}:{line}: ")),
             "wrong file or line: {shown}"
         );
+        assert!(!needle.is_empty(), "an empty needle asserts nothing");
         assert!(shown.contains(needle), "{shown:?} lacks {needle:?}");
     }
 
@@ -731,7 +732,7 @@ paths = ["~/.cache/ko", "${HOME}/oci"]
             "unclosed array, expected `]`",
         );
         error_at("\n\n[global\n", 3, "expected `]`");
-        error_at("[shared]\nmounts = /x\n", 2, "");
+        error_at("[shared]\nmounts = /x\n", 2, "string values must be quoted");
         error_at("a = 1\nb = 2\na = 3\n", 3, "duplicate key");
     }
 

@@ -1061,3 +1061,91 @@ fn a_cache_named_through_a_symlink_is_refused_and_untouched() {
         "nothing removed"
     );
 }
+
+/// A tmpfs mounted at `dir`, unmounted on drop.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path) -> Tmpfs {
+        fs::create_dir_all(dir).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+            .arg(dir)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mount -t tmpfs {} failed", dir.display());
+        Tmpfs(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+#[ignore = "needs root: mounts a tmpfs"]
+fn prune_never_crosses_a_mount_point() {
+    assert!(is_root(), "run as root: the test mounts a tmpfs");
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // An interrupted prune's aside holding a tmpfs: the sweep that removes
+    // the aside must stop at the mount.
+    flat_cache(&d.join("c"), 4, 100);
+    let aside = d.join(".pruning-c.0123456789abcdef");
+    flat_cache(&aside, 2, 50);
+    let mnt = aside.join("mnt");
+    let _aside_mount = Tmpfs::mount(&mnt);
+    fs::write(mnt.join("precious"), content(9, 3000)).unwrap();
+    fs::create_dir(mnt.join("sub")).unwrap();
+    fs::write(mnt.join("sub/deeper"), content(8, 1000)).unwrap();
+    // An OCI layout whose blob directory is a tmpfs: its orphans stay too.
+    let (l, orphans) = sample_layout(&d.join("layout"));
+    let blobs = l.dir.join("blobs/sha256");
+    let saved = d.join("saved-blobs");
+    fs::rename(&blobs, &saved).unwrap();
+    let _blobs_mount = Tmpfs::mount(&blobs);
+    for n in names(&saved) {
+        fs::copy(saved.join(&n), blobs.join(&n)).unwrap();
+    }
+    fs::remove_dir_all(&saved).unwrap();
+
+    for (args, mount) in [(vec!["c"], &mnt), (vec!["--orphans", "layout"], &blobs)] {
+        let before = du_minus_dirs(d);
+        let mut dry = vec!["--dry-run"];
+        dry.extend(&args);
+        let (would, would_files, r) = prune_json(d, &dry);
+        assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
+        let mut real = vec!["--force"];
+        real.extend(&args);
+        let (freed, files, r) = prune_json(d, &real);
+        assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr
+                .contains(&mount.strip_prefix(d).unwrap().display().to_string())
+                && r.stderr.contains("another file system"),
+            "{args:?}: the report must name the mount: {}",
+            r.stderr
+        );
+        assert_eq!((would, would_files), (freed, files), "{args:?}");
+        assert_eq!(
+            before - du_minus_dirs(d),
+            freed,
+            "{args:?}: reported != removed"
+        );
+    }
+    // What lies on the tmpfs survives, byte for byte.
+    assert_eq!(fs::read(mnt.join("precious")).unwrap(), content(9, 3000));
+    assert_eq!(fs::read(mnt.join("sub/deeper")).unwrap(), content(8, 1000));
+    for o in &orphans {
+        assert!(
+            blobs.join(&o[7..]).exists(),
+            "orphan {o} on the tmpfs was removed"
+        );
+    }
+    // The same-device files of the aside and the cache went.
+    assert_eq!(names(&aside), BTreeSet::from(["mnt".to_string()]));
+    assert!(names(&d.join("c")).is_empty());
+}

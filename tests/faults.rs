@@ -37,17 +37,25 @@ fn run(dir: &Path, podman: &Path, args: &[&str]) -> Output {
         ),
     )
     .unwrap();
-    Command::new(env!("CARGO_BIN_EXE_podman-storage"))
+    isolated(dir)
         .env("CONTAINERS_STORAGE_CONF", &conf)
-        .env("HOME", dir)
-        .env_remove("XDG_CONFIG_HOME")
-        .env_remove("CONTAINER_HOST")
-        .env_remove("CONTAINER_CONNECTION")
         .arg("--podman")
         .arg(podman)
         .args(args)
         .output()
         .unwrap()
+}
+
+/// The tool in a fixed environment: none of the developer's settings
+/// (`PODMAN_STORAGE_*`, `XDG_*`, `CONTAINER_HOST`, ...) and `HOME` = `dir`.
+fn isolated(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_podman-storage"));
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("LC_ALL", "C")
+        .env("TZ", "UTC");
+    c
 }
 
 fn stderr(out: &Output) -> String {
@@ -195,4 +203,88 @@ fn an_empty_store_reports_zeros_exactly() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["total_bytes"], 0);
     assert_eq!(v["components"].as_array().unwrap().len(), 3);
+}
+
+/// A bin/ holding only a fake `docker` (no podman), so `--engine auto`
+/// asks `docker --version` whether docker is real.
+fn fake_docker_only(dir: &Path, version: &str) -> PathBuf {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = format!(
+        "#!/bin/sh\ncase \"$1\" in\n  --version) {version} ;;\n  *) echo 'Error: no daemon here' >&2; exit 1 ;;\nesac\n"
+    );
+    std::fs::write(bin.join("docker"), script).unwrap();
+    Command::new("chmod")
+        .arg("+x")
+        .arg(bin.join("docker"))
+        .status()
+        .unwrap();
+    bin
+}
+
+fn run_auto(dir: &Path, bin: &Path, args: &[&str]) -> Output {
+    isolated(dir).env("PATH", bin).args(args).output().unwrap()
+}
+
+#[test]
+fn docker_version_probe_obeys_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_docker_only(
+        dir.path(),
+        &format!(
+            "echo $$ > {}/hung.pid; exec /bin/sleep 60",
+            dir.path().display()
+        ),
+    );
+    let start = Instant::now();
+    // --cli-only: podman is asked, never the host's store read instead.
+    let out = run_auto(
+        dir.path(),
+        &bin,
+        &["--timeout", "1", "--cli-only", "images"],
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "`docker --version` was waited for {:?}, past --timeout 1",
+        start.elapsed()
+    );
+    // Not known to be a real docker: podman is asked, and it is missing.
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("could not find `podman`"),
+        "{}",
+        stderr(&out)
+    );
+    let pid = std::fs::read_to_string(dir.path().join("hung.pid")).unwrap();
+    assert!(
+        !Path::new(&format!("/proc/{}", pid.trim())).exists(),
+        "the hung docker (pid {pid}) was left behind"
+    );
+}
+
+#[test]
+fn docker_version_probe_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_docker_only(dir.path(), "echo 'Docker version 27.5.1, build 9f9e405'");
+    let rec = dir.path().join("rec");
+    let out = run_auto(
+        dir.path(),
+        &bin,
+        &["--record", rec.to_str().unwrap(), "images"],
+    );
+    // The fake daemon fails: docker was picked, and said so.
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no daemon here"), "{}", stderr(&out));
+    let argvs: Vec<Vec<String>> = std::fs::read_dir(&rec)
+        .unwrap()
+        .map(|e| {
+            let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            serde_json::from_value(v["argv"].clone()).unwrap()
+        })
+        .collect();
+    assert!(
+        argvs.iter().any(|a| a.len() == 2 && a[1] == "--version"),
+        "`docker --version` is not in the recording: {argvs:?}"
+    );
 }

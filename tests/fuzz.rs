@@ -795,14 +795,84 @@ fn fuzz_podman_json() {
             let images = serde_json::from_str::<Vec<ImageEntry>>(&text);
             let containers = serde_json::from_str::<Vec<ContainerEntry>>(&text);
             let volumes = serde_json::from_str::<Vec<VolumeEntry>>(&text);
-            for c in containers.iter().flatten() {
-                let _ = c.state();
+            // An independent reading of the same text: what a typed parse
+            // accepts, it must have read field for field.
+            let value = serde_json::from_str::<Value>(&text);
+            let any_ok = images.is_ok() || containers.is_ok() || volumes.is_ok();
+            let list = match &value {
+                Ok(Value::Array(list)) => list,
+                // `Value` stops at 128 levels and at numbers past f64;
+                // typed parses skip unknown fields whatever they hold: no
+                // reference to compare with.
+                Err(e)
+                    if ["recursion limit", "number out of range"]
+                        .iter()
+                        .any(|m| e.to_string().contains(m)) =>
+                {
+                    return
+                }
+                _ => {
+                    let why = value.as_ref().err().map(|e| e.to_string());
+                    assert!(
+                        !any_ok,
+                        "a typed parse accepted a non-list ({why:?}): {text:?}"
+                    );
+                    return;
+                }
+            };
+            let str_at =
+                |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+            if let Ok(images) = &images {
+                assert_eq!(images.len(), list.len());
+                for (e, v) in images.iter().zip(list) {
+                    if !v.is_object() {
+                        continue;
+                    }
+                    assert_eq!(Some(e.id.as_str()), v["Id"].as_str());
+                    assert_eq!(Some(e.size), v["Size"].as_i64());
+                    let names: Vec<&str> = v
+                        .get("Names")
+                        .and_then(Value::as_array)
+                        .map(|a| a.iter().filter_map(Value::as_str).collect())
+                        .unwrap_or_default();
+                    assert_eq!(e.names, names);
+                }
             }
-            for e in images.iter().flatten() {
-                let _ = e.size.max(0) as u64;
+            if let Ok(containers) = &containers {
+                assert_eq!(containers.len(), list.len());
+                for (c, v) in containers.iter().zip(list) {
+                    if !v.is_object() {
+                        continue; // see `from_array` below
+                    }
+                    assert_eq!(Some(c.id.as_str()), v["Id"].as_str());
+                    assert_eq!(c.state, str_at(v, "State"));
+                    let rw = c.size.as_ref().map(|s| s.rw_size);
+                    assert_eq!(rw, v.get("Size").and_then(|s| s["rwSize"].as_i64()));
+                }
             }
-            for v in volumes.iter().flatten() {
-                let _ = &v.mountpoint;
+            if let Ok(volumes) = &volumes {
+                assert_eq!(volumes.len(), list.len());
+                for (vol, v) in volumes.iter().zip(list) {
+                    if !v.is_object() {
+                        continue;
+                    }
+                    assert_eq!(Some(vol.name.as_str()), v["Name"].as_str());
+                    assert_eq!(vol.mountpoint, str_at(v, "Mountpoint"));
+                }
+            } else {
+                // Volumes need only a string Name; Mountpoint and Labels
+                // are optional strings (Labels may be null): such a list
+                // must parse.
+                let volume_shaped = list.iter().all(|v| {
+                    v["Name"].is_string()
+                        && v.get("Mountpoint").is_none_or(Value::is_string)
+                        && v.get("Labels").is_none_or(|l| {
+                            l.is_null()
+                                || l.as_object()
+                                    .is_some_and(|m| m.values().all(Value::is_string))
+                        })
+                });
+                assert!(!volume_shaped, "a volume list was refused: {text:?}");
             }
         },
     );
@@ -931,7 +1001,6 @@ fn run_pipeline(dir: &Path, case: &PipelineCase) {
     let config = Config::default();
     let attr = projects::attribute(inv, &config);
     let rows = projects::rows(inv, &attr, &projects::Dirs::default(), case.sizes);
-    let row_sum: u128 = rows.iter().map(|r| u128::from(r.total_bytes)).sum();
     let reclaimable = projects::reclaimable(inv);
     let overview = OverviewReport::new(
         GlobalSection {
@@ -942,10 +1011,24 @@ fn run_pipeline(dir: &Path, case: &PipelineCase) {
         reclaimable,
         warnings.to_vec(),
     );
+    // Every byte once across the rows: the overview's total is the images'
+    // exact total (computed above, not by `account`), plus every volume,
+    // plus the writable layers when they were measured; no directories here.
+    let volumes_sum: u128 = inv
+        .volumes
+        .iter()
+        .map(|v| u128::from(v.bytes.unwrap_or(0)))
+        .sum();
+    let rw_sum: u128 = inv
+        .containers
+        .iter()
+        .filter(|_| case.sizes)
+        .map(|c| u128::from(c.rw_bytes.unwrap_or(0)))
+        .sum();
     assert_eq!(
         overview.total_bytes,
-        capped(row_sum),
-        "rows sum to the total"
+        capped(expected + volumes_sum + rw_sum),
+        "the overview holds every layer, volume and writable layer once"
     );
     for units in [Units::Si, Units::Bytes] {
         assert_printable("df", &df.table(units));

@@ -24,7 +24,11 @@ fn pages() -> Vec<(String, String)> {
             .render(&mut buf)
             .unwrap();
         out.push((format!("{prefix}.1"), String::from_utf8(buf).unwrap()));
-        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        // `build()` added clap's `help` subcommand: not a command of ours.
+        let real = cmd
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set() && s.get_name() != "help");
+        for sub in real {
             walk(sub, &format!("{prefix}-{}", sub.get_name()), out);
         }
     }
@@ -58,6 +62,26 @@ fn man_pages_are_up_to_date() {
         stale.is_empty(),
         "stale man pages: {stale:?}; run UPDATE_MAN=1 cargo test --test man"
     );
+}
+
+/// clap's `build()` adds a `help` subcommand (and one under each command
+/// with subcommands); it is not a command of ours and gets no page.
+#[test]
+fn no_page_for_clap_help() {
+    let names: Vec<String> = pages().into_iter().map(|(n, _)| n).collect();
+    assert!(names.contains(&"podman-storage-prune-caches.1".to_string()));
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("man");
+    let on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for name in names.iter().chain(&on_disk) {
+        let words: Vec<&str> = name.trim_end_matches(".1").split('-').collect();
+        assert!(
+            !words.contains(&"help"),
+            "a man page for clap's help: {name}"
+        );
+    }
 }
 
 #[test]

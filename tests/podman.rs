@@ -10,18 +10,8 @@ use std::process::Command;
 use common::{du_sb, file_bytes, within, Store};
 use serde_json::Value;
 
-/// Truth for images: file bytes in every image layer's diff dir (every
-/// overlay dir that is not a container's upper dir).
 fn image_layer_bytes(store: &Store) -> u64 {
-    let uppers: Vec<PathBuf> = store.container_upper_dirs();
-    let mut total = 0;
-    for entry in std::fs::read_dir(store.graphroot().join("overlay")).unwrap() {
-        let diff = entry.unwrap().path().join("diff");
-        if diff.is_dir() && !uppers.contains(&diff) {
-            total += file_bytes(&diff);
-        }
-    }
-    total
+    store.image_layer_bytes()
 }
 
 fn component<'a>(df: &'a Value, kind: &str) -> &'a Value {
@@ -42,6 +32,53 @@ fn podman_df_images(store: &Store) -> u64 {
         .as_u64()
         .or_else(|| v["Size"].as_u64())
         .unwrap_or(0)
+}
+
+/// What a developer has set in their shell never reaches podman or the
+/// tool under test: only the store's own settings and a fixed environment.
+#[test]
+fn store_env_leaks_nothing_of_the_developer() {
+    let store = Store {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let mut cmd = Command::new("env");
+    // As if inherited from the developer's shell.
+    for (k, v) in [
+        ("PODMAN_STORAGE_ENGINE", "docker"),
+        ("XDG_CONFIG_HOME", "/home/dev/.config"),
+        ("XDG_CACHE_HOME", "/home/dev/.cache"),
+        ("CONTAINERS_REGISTRIES_CONF", "/home/dev/registries.conf"),
+        ("CONTAINER_HOST", "ssh://dev@elsewhere"),
+        ("HOME", "/home/dev"),
+        ("LC_ALL", "de_DE.UTF-8"),
+        ("TZ", "Europe/Berlin"),
+    ] {
+        cmd.env(k, v);
+    }
+    let out = store.env(&mut cmd).output().unwrap();
+    let env = String::from_utf8(out.stdout).unwrap();
+    let vars: Vec<(&str, &str)> = env.lines().filter_map(|l| l.split_once('=')).collect();
+    let get = |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
+    for (name, _) in &vars {
+        assert!(
+            !name.starts_with("PODMAN_STORAGE_")
+                && !name.starts_with("XDG_")
+                && !name.starts_with("CONTAINER_")
+                && (!name.starts_with("CONTAINERS_")
+                    || ["CONTAINERS_STORAGE_CONF", "CONTAINERS_CONF"].contains(name)),
+            "{name} leaked into the test environment:\n{env}"
+        );
+    }
+    let home = get("HOME").unwrap();
+    assert!(
+        std::path::Path::new(home).starts_with(store.dir.path()),
+        "HOME={home}"
+    );
+    assert_eq!((get("LC_ALL"), get("TZ")), (Some("C"), Some("UTC")));
+    assert_eq!(
+        get("CONTAINERS_STORAGE_CONF").map(PathBuf::from),
+        Some(store.dir.path().join("storage.conf"))
+    );
 }
 
 #[test]
@@ -82,13 +119,10 @@ fn df_matches_the_truth_on_disk_for_a_shared_base() {
         "containers {containers} vs upper dirs {uppers}"
     );
 
-    let rows: u64 = df["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["bytes"].as_u64().unwrap())
-        .sum();
-    assert_eq!(rows, df["total_bytes"].as_u64().unwrap());
+    // The total against the disk: layer files, upper dirs, volumes.
+    let total = df["total_bytes"].as_u64().unwrap();
+    let disk = truth + uppers + store.volume_bytes();
+    assert!(within(total, disk, 1.0), "total {total} vs disk {disk}");
 }
 
 #[test]
@@ -157,12 +191,23 @@ fn images_view_splits_unique_and_shared() {
         base_size,
         1.0
     ));
-    let sum: u64 = imgs
-        .iter()
-        .map(|i| i["unique_bytes"].as_u64().unwrap())
-        .sum::<u64>()
-        + v["shared_layers_bytes"].as_u64().unwrap();
-    assert_eq!(sum, v["total_bytes"].as_u64().unwrap());
+    // Shared: the base's layer, which podman sizes on its own; total: every
+    // layer file on disk once.
+    let base: u64 = store
+        .podman(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{.Size}}",
+            "localhost/base:1",
+        ])
+        .parse()
+        .unwrap();
+    let shared = v["shared_layers_bytes"].as_u64().unwrap();
+    assert!(within(shared, base, 1.0), "shared {shared} vs base {base}");
+    let total = v["total_bytes"].as_u64().unwrap();
+    let disk = store.image_layer_bytes();
+    assert!(within(total, disk, 1.0), "total {total} vs disk {disk}");
 }
 
 #[test]

@@ -64,14 +64,16 @@ fn client_conf(dir: &Path, hosts: &[(&str, &str)]) -> std::path::PathBuf {
 }
 
 fn tool(conf: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_podman-storage"))
-        .env("CONTAINERS_CONF", conf)
-        .env_remove("CONTAINERS_STORAGE_CONF")
-        .env_remove("CONTAINER_HOST")
-        .env_remove("CONTAINER_CONNECTION")
-        .args(args)
-        .output()
-        .unwrap();
+    // A HOME of its own: the user's own podman connections never count.
+    let home = conf.with_file_name("home");
+    let out = common::isolate(
+        &mut Command::new(env!("CARGO_BIN_EXE_podman-storage")),
+        &home,
+    )
+    .env("CONTAINERS_CONF", conf)
+    .args(args)
+    .output()
+    .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -92,6 +92,13 @@ impl Entry {
     }
 }
 
+/// The device a `stat` names, as [`Entry::dev`] holds it.
+// `stat` field types differ between targets; the cast is a no-op on some.
+#[allow(clippy::unnecessary_cast)]
+pub fn device(st: &Stat) -> u64 {
+    st.st_dev as u64
+}
+
 fn time(secs: i64, nsecs: u64) -> SystemTime {
     let nanos = Duration::from_nanos(nsecs);
     match u64::try_from(secs) {
@@ -240,36 +247,101 @@ impl Tally {
 
     /// Removes `name` (a directory inside `dir`) and everything below it,
     /// counting what was removed. Failures are recorded and the rest goes on;
-    /// a directory that could not be emptied is left in place.
+    /// a directory that could not be emptied is left in place. Nothing on
+    /// another file system than `dir` is removed (see [`Self::refuse_mount`]).
     pub fn remove_tree(&mut self, dir: BorrowedFd<'_>, name: &OsStr, path: &Path) {
-        self.remove_walk(dir, name, path, 0);
+        self.removal(dir, name, path, false);
     }
 
-    fn remove_walk(&mut self, dir: BorrowedFd<'_>, name: &OsStr, path: &Path, depth: usize) {
+    /// What [`Self::remove_tree`] would remove, counted and not removed: a
+    /// dry run's figure, with the same refusals.
+    pub fn count_removable(&mut self, dir: BorrowedFd<'_>, name: &OsStr, path: &Path) {
+        self.removal(dir, name, path, true);
+    }
+
+    fn removal(&mut self, dir: BorrowedFd<'_>, name: &OsStr, path: &Path, dry: bool) {
+        let root_dev = match rfs::fstat(dir) {
+            Ok(st) => device(&st),
+            Err(e) => return self.errors.push(describe(path, &e.into())),
+        };
+        match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) if device(&st) != root_dev => self.refused(path),
+            Ok(_) => {
+                self.remove_walk(dir, name, path, 0, root_dev, dry);
+            }
+            Err(Errno::NOENT) => {}
+            Err(e) => self.errors.push(describe(path, &e.into())),
+        }
+    }
+
+    /// Returns false when something below was left on purpose (a mount),
+    /// so the directories above it are not tried and reported again.
+    fn remove_walk(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &OsStr,
+        path: &Path,
+        depth: usize,
+        root_dev: u64,
+        dry: bool,
+    ) -> bool {
         if depth > MAX_DEPTH {
             self.errors
                 .push(format!("{}: nested too deep, not removed", path.display()));
-            return;
+            return false;
         }
         let fd = match open_dir(dir, name) {
             Ok(fd) => fd,
-            Err(e) => return self.errors.push(describe(path, &e)),
+            Err(e) => {
+                self.errors.push(describe(path, &e));
+                return false;
+            }
         };
         let entries = match list(fd.as_fd()) {
             Ok(entries) => entries,
-            Err(e) => return self.errors.push(describe(path, &e)),
+            Err(e) => {
+                self.errors.push(describe(path, &e));
+                return false;
+            }
         };
+        let mut emptied = true;
         for e in &entries {
             let child = path.join(&e.name);
-            if e.kind == EntryKind::Dir {
-                self.remove_walk(fd.as_fd(), &e.name, &child, depth + 1);
+            if self.refuse_mount(e, root_dev, &child) {
+                emptied = false;
+            } else if e.kind == EntryKind::Dir {
+                emptied &= self.remove_walk(fd.as_fd(), &e.name, &child, depth + 1, root_dev, dry);
+            } else if dry {
+                self.add(e);
             } else {
                 self.remove_file(fd.as_fd(), e, &child);
             }
         }
-        if let Err(e) = rfs::unlinkat(dir, name, AtFlags::REMOVEDIR) {
-            self.errors.push(describe(path, &e.into()));
+        if emptied && !dry {
+            if let Err(e) = rfs::unlinkat(dir, name, AtFlags::REMOVEDIR) {
+                self.errors.push(describe(path, &e.into()));
+            }
         }
+        emptied
+    }
+
+    /// A removal never crosses into another file system (`rm
+    /// --one-file-system`): an entry whose device is not `root_dev` (a mount
+    /// point, a bind-mounted file) is reported and left, with all below it.
+    /// Returns true when `e` was refused.
+    pub fn refuse_mount(&mut self, e: &Entry, root_dev: u64, path: &Path) -> bool {
+        if e.dev == root_dev {
+            return false;
+        }
+        self.refused(path);
+        true
+    }
+
+    fn refused(&mut self, path: &Path) {
+        self.errors.push(format!(
+            "{}: on another file system (a mount point); left alone",
+            path.display()
+        ));
     }
 
     /// Removes one non-directory entry and counts it if that worked.

@@ -24,6 +24,10 @@
 //!   Temp files are listed by `caches` but never removed here.
 //! - **unknown / missing**: never pruned.
 //!
+//! Nothing on another file system than the cache is removed (a mount
+//! point inside an aside, a blob directory or file mounted from elsewhere):
+//! it is reported and left, and a dry run refuses the same entries.
+//!
 //! Every real prune holds the cache's lock ([`super::lock`]) from before it
 //! looks at the cache until it is done. A dry run takes no lock and runs the
 //! same selection, counting instead of removing, so its figure is what the
@@ -267,7 +271,7 @@ fn sweep_asides(
         }
         let path = parent_path.join(&e.name);
         if dry_run {
-            tally.add_tree(parent, &e.name, &path);
+            tally.count_removable(parent, &e.name, &path);
         } else {
             tally.remove_tree(parent, &e.name, &path);
         }
@@ -304,8 +308,14 @@ fn prune_whole(
         ));
     }
     if opts.dry_run {
+        let Some(dev) = root_device(root, shown, tally) else {
+            return;
+        };
         for e in scan.blobs.iter().map(|(_, e)| e).chain(&scan.temp) {
-            tally.add(e);
+            // What the aside's removal will refuse (a bind-mounted blob).
+            if !tally.refuse_mount(e, dev, &shown.join(&e.name)) {
+                tally.add(e);
+            }
         }
         return;
     }
@@ -315,6 +325,17 @@ fn prune_whole(
     match swap_for_empty(parent.as_fd(), parent_path, name, root) {
         Ok(aside) => remove_aside(parent.as_fd(), &aside, &parent_path.join(&aside), tally),
         Err(e) => tally.errors.push(format!("{}: {e}", shown.display())),
+    }
+}
+
+/// The device of a cache's root: nothing on another one is removed.
+fn root_device(root: BorrowedFd<'_>, shown: &Path, tally: &mut Tally) -> Option<u64> {
+    match rfs::fstat(root) {
+        Ok(st) => Some(nofollow::device(&st)),
+        Err(e) => {
+            tally.errors.push(nofollow::describe(shown, &e.into()));
+            None
+        }
     }
 }
 
@@ -469,7 +490,13 @@ fn evict(real: &Path, shown: &Path, root: BorrowedFd<'_>, opts: &PruneOptions, t
         .map(|(_, e)| e)
         .chain(scan.temp)
         .collect();
+    let Some(dev) = root_device(root, shown, tally) else {
+        return;
+    };
     for e in select_evictions(&files, opts.older_than, opts.max_size, opts.now) {
+        if tally.refuse_mount(e, dev, &shown.join(&e.name)) {
+            continue;
+        }
         if opts.dry_run {
             tally.add(e);
         } else {
@@ -499,8 +526,14 @@ fn prune_orphans(
         return Ok(());
     }
     let dirs = oci_layout::BlobDirs::open(root).map_err(|e| nofollow::describe(shown, &e))?;
+    let dev = rfs::fstat(root)
+        .map(|st| nofollow::device(&st))
+        .map_err(|e| nofollow::describe(shown, &e.into()))?;
     for (d, e) in doomed {
         let path = oci_layout::blob_path(shown, d);
+        if tally.refuse_mount(e, dev, &path) {
+            continue;
+        }
         if opts.dry_run {
             tally.add(e);
             continue;

@@ -55,18 +55,21 @@ const VALUED: &[&str] = &[
 ];
 
 /// Turns `[GLOBAL OPTIONS] storage ARGS` into our argv: `--engine docker`,
-/// docker's `-H HOST` as `--url HOST`, `--context` and `--config` as the
-/// environment docker reads (`DOCKER_CONTEXT`, `DOCKER_CONFIG`) so the docker
-/// we run sees them; other global options (debug, TLS) are docker's alone.
+/// docker's `-H HOST` as `--url HOST`, `--context NAME` as `--connection
+/// NAME` and `--config DIR` as `--docker-config DIR`, which the docker we run
+/// is given back as its own flags (arguments, not `set_var`: changing the
+/// environment is unsound once threads run). Other global options (debug,
+/// TLS) are docker's alone. Without the `storage` word (run by hand as
+/// `docker-storage df`) the arguments are ours, taken as they are.
 fn translate(plugin: &str, args: &[OsString]) -> Vec<OsString> {
     let mut out: Vec<OsString> = vec!["podman-storage".into(), "--engine".into(), "docker".into()];
+    let Some(word) = plugin_word(plugin, args) else {
+        out.extend(args.iter().cloned());
+        return out;
+    };
     let mut i = 0;
-    while i < args.len() {
+    while i < word {
         let arg = args[i].to_string_lossy();
-        if arg == plugin {
-            out.extend(args[i + 1..].iter().cloned());
-            return out;
-        }
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(OsString::from(v))),
             _ => (arg.to_string(), None),
@@ -76,17 +79,39 @@ fn translate(plugin: &str, args: &[OsString]) -> Vec<OsString> {
             value = args.get(i + 1).cloned();
             i += 1;
         }
-        match (flag.as_str(), value) {
-            ("-H" | "--host", Some(v)) => out.extend(["--url".into(), v]),
-            ("-c" | "--context", Some(v)) => std::env::set_var("DOCKER_CONTEXT", v),
-            ("--config", Some(v)) => std::env::set_var("DOCKER_CONFIG", v),
-            _ => {}
+        let ours = match flag.as_str() {
+            "-H" | "--host" => "--url",
+            "-c" | "--context" => "--connection",
+            "--config" => "--docker-config",
+            _ => "",
+        };
+        if let (false, Some(v)) = (ours.is_empty(), value) {
+            out.extend([ours.into(), v]);
         }
         i += 1;
     }
-    // No `storage` word (run by hand as `docker-storage df`): take it all.
-    out.extend(args.iter().cloned());
+    out.extend(args[word + 1..].iter().cloned());
     out
+}
+
+/// Where the plugin's own name stands among docker's global options: the
+/// first word that is neither an option nor an option's value.
+fn plugin_word(plugin: &str, args: &[OsString]) -> Option<usize> {
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i].to_string_lossy();
+        if arg == plugin {
+            return Some(i);
+        }
+        if !arg.starts_with('-') {
+            return None;
+        }
+        if VALUED.contains(&arg.as_ref()) {
+            i += 1;
+        }
+        i += 1;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -147,6 +172,61 @@ mod tests {
                 "tcp://h:2375"
             ])))
         );
+    }
+
+    /// Run by hand without the `storage` word, the arguments are ours: taken
+    /// once, untranslated (`--config` is our config file, not docker's).
+    #[test]
+    fn without_the_plugin_word_arguments_are_ours_once() {
+        let got = detect(&os(&[
+            "docker-storage",
+            "--host=tcp://h:2375",
+            "--config",
+            "/my/podman-storage.toml",
+            "df",
+        ]));
+        assert_eq!(
+            got,
+            Some(Invocation::Run(os(&[
+                "podman-storage",
+                "--engine",
+                "docker",
+                "--host=tcp://h:2375",
+                "--config",
+                "/my/podman-storage.toml",
+                "df"
+            ])))
+        );
+        assert_eq!(std::env::var_os("DOCKER_CONFIG"), None);
+    }
+
+    /// docker's `--context` and `--config` reach the docker we run as
+    /// arguments, never by changing this process's environment.
+    #[test]
+    fn context_and_config_become_arguments() {
+        let got = detect(&os(&[
+            "docker-storage",
+            "--context",
+            "remote",
+            "--config=/home/u/.docker",
+            "storage",
+            "images",
+        ]));
+        assert_eq!(
+            got,
+            Some(Invocation::Run(os(&[
+                "podman-storage",
+                "--engine",
+                "docker",
+                "--connection",
+                "remote",
+                "--docker-config",
+                "/home/u/.docker",
+                "images"
+            ])))
+        );
+        assert_eq!(std::env::var_os("DOCKER_CONTEXT"), None);
+        assert_eq!(std::env::var_os("DOCKER_CONFIG"), None);
     }
 
     #[test]

@@ -82,12 +82,15 @@ impl Ctx {
     /// docker shim (it would be the same store twice).
     pub fn engine(&self) -> Result<Engine> {
         let docker = || -> Result<Engine> {
-            Ok(Engine::Docker(Docker::new(
-                self.runner()?,
-                &self.global.docker,
-                self.global.url.as_deref(),
-                self.global.connection.as_deref(),
-            )))
+            Ok(Engine::Docker(
+                Docker::new(
+                    self.runner()?,
+                    &self.global.docker,
+                    self.global.url.as_deref(),
+                    self.global.connection.as_deref(),
+                )
+                .with_config(self.global.docker_config.as_deref()),
+            ))
         };
         match self.global.engine {
             EngineChoice::Podman => Ok(Engine::Podman(self.podman()?)),
@@ -97,7 +100,7 @@ impl Ctx {
                 let podman_chosen = self.global.podman.is_some() || which::which("podman").is_ok();
                 if podman_chosen
                     || self.global.replay.is_some()
-                    || !real_docker(&self.global.docker)
+                    || !real_docker(&self.runner()?, &self.global.docker)
                 {
                     Ok(Engine::Podman(self.podman()?))
                 } else {
@@ -194,18 +197,13 @@ impl Drop for Spinner {
     }
 }
 
-/// A docker CLI that is not podman's `docker` shim (podman-docker).
-fn real_docker(binary: &str) -> bool {
+/// A docker CLI that is not podman's `docker` shim (podman-docker). Asked
+/// through the runner, so the probe obeys `--timeout` and is recorded.
+fn real_docker(runner: &Runner, binary: &str) -> bool {
     which::which(binary).is_ok()
-        && std::process::Command::new(binary)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| {
-                o.status.success()
-                    && !String::from_utf8_lossy(&o.stdout)
-                        .to_lowercase()
-                        .starts_with("podman")
-            })
+        && runner
+            .run(&[binary.to_string(), "--version".to_string()], "")
+            .is_ok_and(|o| !o.stdout.to_lowercase().starts_with("podman"))
 }
 
 /// Writes a rendered report to stdout; a closed pipe surfaces as an error the

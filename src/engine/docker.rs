@@ -103,6 +103,15 @@ impl Docker {
         }
     }
 
+    /// Docker's `--config DIR` (a plugin run's own), as a global flag.
+    pub fn with_config(mut self, dir: Option<&std::path::Path>) -> Self {
+        if let Some(d) = dir {
+            let flag = ["--config".to_string(), d.display().to_string()];
+            self.prefix.splice(1..1, flag);
+        }
+        self
+    }
+
     pub fn runner(&self) -> &Runner {
         &self.runner
     }
@@ -1068,6 +1077,23 @@ mod tests {
 
     fn runner() -> Runner {
         Runner::live(Duration::from_secs(10))
+    }
+
+    #[test]
+    fn a_plugin_runs_config_is_docker_global_flag() {
+        let docker = Docker::new(runner(), "docker", Some("unix:///x.sock"), None)
+            .with_config(Some(std::path::Path::new("/home/u/.docker")));
+        assert_eq!(
+            docker.argv(&["ps"]),
+            [
+                "docker",
+                "--config",
+                "/home/u/.docker",
+                "-H",
+                "unix:///x.sock",
+                "ps"
+            ]
+        );
     }
 
     #[test]

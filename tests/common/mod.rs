@@ -38,16 +38,15 @@ impl Store {
         self.dir.path().join("root")
     }
 
-    /// Points podman (and the tool) at this store only.
+    /// Points podman (and the tool) at this store only, in an environment
+    /// of its own (see [`isolate`]).
     pub fn env<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
-        cmd.env(
-            "CONTAINERS_STORAGE_CONF",
-            self.dir.path().join("storage.conf"),
-        )
-        .env("CONTAINERS_CONF", self.dir.path().join("containers.conf"))
-        .env_remove("XDG_CONFIG_HOME")
-        .env_remove("CONTAINER_HOST")
-        .env_remove("CONTAINER_CONNECTION")
+        isolate(cmd, &self.dir.path().join("home"))
+            .env(
+                "CONTAINERS_STORAGE_CONF",
+                self.dir.path().join("storage.conf"),
+            )
+            .env("CONTAINERS_CONF", self.dir.path().join("containers.conf"))
     }
 
     pub fn podman(&self, args: &[&str]) -> String {
@@ -94,6 +93,35 @@ impl Store {
         ]))
     }
 
+    /// Truth for images: file bytes in every image layer's diff dir (every
+    /// overlay dir that is not a container's upper dir).
+    pub fn image_layer_bytes(&self) -> u64 {
+        let uppers: Vec<PathBuf> = self.container_upper_dirs();
+        let mut total = 0;
+        for entry in std::fs::read_dir(self.graphroot().join("overlay")).unwrap() {
+            let diff = entry.unwrap().path().join("diff");
+            if diff.is_dir() && !uppers.contains(&diff) {
+                total += file_bytes(&diff);
+            }
+        }
+        total
+    }
+
+    /// `du -sb` of every volume's mountpoint, as podman lists them.
+    pub fn volume_bytes(&self) -> u64 {
+        let dirs: Vec<PathBuf> = self
+            .podman(&["volume", "ls", "--format", "{{.Mountpoint}}"])
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(PathBuf::from)
+            .collect();
+        if dirs.is_empty() {
+            0
+        } else {
+            du_sb(&dirs)
+        }
+    }
+
     pub fn container_upper_dirs(&self) -> Vec<PathBuf> {
         self.podman(&["ps", "-aq", "--no-trunc"])
             .lines()
@@ -110,6 +138,21 @@ impl Drop for Store {
             .arg(self.dir.path())
             .status();
     }
+}
+
+/// A fixed environment, as uv's and ruff's tests have: nothing of the
+/// developer's own leaks in (no `PODMAN_STORAGE_*`, `XDG_*`, `CONTAINERS_*`,
+/// `CONTAINER_HOST`, `DOCKER_*`, no config or cache under their `HOME`);
+/// `HOME` is `home` (created), the locale `C`, the time zone UTC. Only
+/// `PATH` is kept.
+pub fn isolate<'a>(cmd: &'a mut Command, home: &Path) -> &'a mut Command {
+    std::fs::create_dir_all(home).unwrap();
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("LC_ALL", "C")
+        .env("TZ", "UTC")
+        .env("NO_COLOR", "1")
 }
 
 pub fn root() -> PathBuf {
