@@ -424,8 +424,9 @@ fn reports_under_churn_are_one_state_never_a_double_count() {
                 if out.status.code() == Some(2) {
                     continue;
                 }
-                let df: Value =
-                    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {err}"));
+                let df: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+                    panic!("cli={cli}: exit {:?}: {e}: {err}", out.status.code())
+                });
                 let c = component(&df, "images");
                 // podman itself fails `images -a` under churn ("image not
                 // known"): then the figure is marked unmeasured, exit 1.
