@@ -451,6 +451,7 @@ mod tests {
             infra: false,
             rw_bytes: Some(5),
             lower_bound: false,
+            log: None,
         }
     }
 

@@ -7,7 +7,7 @@ use super::table::{Align, Table};
 use super::SCHEMA;
 use crate::account::{Component, ComponentKind, ImageUsage, ImagesReport};
 use crate::engine::collect::Failed;
-use crate::engine::{Container, Labels, Volume};
+use crate::engine::{Container, ContainerLog, Labels, Volume};
 use crate::size::{display, Units};
 
 /// A `df` row, and whether its source answered.
@@ -38,7 +38,7 @@ impl DfReport {
             .map(|c| DfComponent {
                 measured: !match c.kind {
                     ComponentKind::Images => failed.images,
-                    ComponentKind::Containers => failed.containers,
+                    ComponentKind::Containers | ComponentKind::Logs => failed.containers,
                     ComponentKind::Volumes => failed.volumes,
                     ComponentKind::Caches => false,
                 },
@@ -213,6 +213,30 @@ pub struct ContainerRow {
     pub rw_bytes: Option<u64>,
     /// Asked for but not measured in full: `rw_bytes` (if any) is a lower bound.
     pub lower_bound: bool,
+    /// Its log (driver, file, bytes); null unless measured (`--size`).
+    pub log: Option<ContainerLog>,
+}
+
+impl ContainerRow {
+    /// Bytes of its log file; 0 for a log kept elsewhere or not measured.
+    pub fn log_bytes(&self) -> u64 {
+        self.log.as_ref().and_then(|l| l.bytes).unwrap_or(0)
+    }
+
+    /// The LOGS cell: the file's size, `in the journal`, `-` for no log.
+    pub fn log_cell(&self, units: Units) -> String {
+        match &self.log {
+            Some(l) if l.in_journal() => "in the journal".to_string(),
+            Some(ContainerLog {
+                bytes: Some(b),
+                lower_bound,
+                ..
+            }) => mark_partial(display(*b, units), !lower_bound),
+            Some(_) => "-".to_string(),
+            None if self.rw_bytes.is_some() || self.lower_bound => "?".to_string(),
+            None => "-".to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -221,6 +245,8 @@ pub struct ContainersView {
     pub containers: Vec<ContainerRow>,
     /// Sum of the measured writable layers (0 without `--size`).
     pub total_bytes: u64,
+    /// Sum of the measured log files, apart from `total_bytes`.
+    pub logs_bytes: u64,
     pub warnings: Vec<String>,
 }
 
@@ -234,6 +260,7 @@ impl ContainerRow {
             pod: c.pod.clone(),
             rw_bytes: c.rw_bytes,
             lower_bound: c.lower_bound,
+            log: c.log.clone(),
         }
     }
 }
@@ -247,6 +274,10 @@ impl ContainersView {
                 .iter()
                 .filter_map(|r| r.rw_bytes)
                 .fold(0, u64::saturating_add),
+            logs_bytes: rows
+                .iter()
+                .map(ContainerRow::log_bytes)
+                .fold(0, u64::saturating_add),
             containers: rows,
             warnings,
         }
@@ -259,6 +290,7 @@ impl ContainersView {
             ("IMAGE", Align::Left),
             ("STATE", Align::Left),
             ("SIZE", Align::Right),
+            ("LOGS", Align::Right),
         ]);
         let measured = self.containers.iter().any(|c| c.rw_bytes.is_some());
         for c in &self.containers {
@@ -272,16 +304,22 @@ impl ContainersView {
                     (None, true) => "?".to_string(),
                     (None, false) => "-".to_string(),
                 },
+                c.log_cell(units),
             ]);
         }
         if measured {
             let complete = !self.containers.iter().any(|c| c.lower_bound);
+            let logs_complete = !self
+                .containers
+                .iter()
+                .any(|c| c.log.as_ref().is_none_or(|l| l.lower_bound));
             t.row([
                 "Total".to_string(),
                 String::new(),
                 String::new(),
                 String::new(),
                 mark_partial(display(self.total_bytes, units), complete),
+                mark_partial(display(self.logs_bytes, units), logs_complete),
             ]);
         }
         let mut out = t.render();
