@@ -67,6 +67,20 @@ pub fn attach(
     };
     for c in containers.iter_mut() {
         let Some(config) = configs.get(&c.id) else {
+            // Containers podman does not own have no log; one of podman's
+            // that it did not describe (created meanwhile) is unmeasured.
+            if c.state != ContainerState::External {
+                warnings.push(format!(
+                    "container {}: podman did not say where its log is; its log is not measured",
+                    c.name
+                ));
+                c.log = Some(ContainerLog {
+                    driver: String::new(),
+                    path: None,
+                    bytes: None,
+                    lower_bound: true,
+                });
+            }
             continue;
         };
         if config.driver.is_empty() {
@@ -229,5 +243,23 @@ mod tests {
         assert!(lines[0].contains(gone), "{lines:?}");
         let c = cs[1].log.as_ref().unwrap();
         assert_eq!((c.bytes, c.lower_bound), (Some(0), false));
+    }
+
+    #[test]
+    fn a_container_podman_did_not_describe_is_unmeasured_an_external_one_has_no_log() {
+        let mut cs = vec![
+            container("new", ContainerState::Running, 1),
+            container("buildah", ContainerState::External, 1),
+        ];
+        let w = Warnings::new();
+        attach(
+            &Runner::live(std::time::Duration::from_secs(5)),
+            &mut cs,
+            &BTreeMap::new(),
+            &w,
+        );
+        assert!(cs[0].log.as_ref().is_some_and(|l| l.lower_bound));
+        assert_eq!(cs[1].log, None);
+        assert_eq!(w.to_vec().len(), 1, "{:?}", w.to_vec());
     }
 }

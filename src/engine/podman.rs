@@ -289,20 +289,29 @@ impl Podman {
                 inspected,
             )
         });
-        let version = version?;
-        let server = version.server.as_ref().unwrap_or(&version.client);
-        let counts = rw_size_counts_userdata(&server.version);
+        let inspected = inspected?;
+        let in_userdata = |c: &ContainerInspectEntry| {
+            !c.static_dir.is_empty()
+                && std::path::Path::new(&c.host_config.log_config.path).starts_with(&c.static_dir)
+        };
+        // The version matters only for a log inside the container's userdata.
+        let counts = if inspected.iter().any(in_userdata) {
+            let version = version?;
+            let server = version.server.as_ref().unwrap_or(&version.client);
+            rw_size_counts_userdata(&server.version)
+        } else {
+            false
+        };
         Ok(CliLogs {
-            configs: inspected?
+            configs: inspected
                 .into_iter()
                 .map(|c| {
+                    let counted_in_rw = counts && in_userdata(&c);
                     let log = c.host_config.log_config;
-                    let in_userdata = !c.static_dir.is_empty()
-                        && std::path::Path::new(&log.path).starts_with(&c.static_dir);
                     let config = LogConfig {
                         driver: log.driver,
                         path: log.path,
-                        counted_in_rw: counts && in_userdata,
+                        counted_in_rw,
                     };
                     (c.id, config)
                 })

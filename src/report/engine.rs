@@ -223,7 +223,8 @@ impl ContainerRow {
         self.log.as_ref().and_then(|l| l.bytes).unwrap_or(0)
     }
 
-    /// The LOGS cell: the file's size, `in the journal`, `-` for no log.
+    /// The LOGS cell: the file's size, `in the journal`, `-` for no file
+    /// or not measured, `?` for a log that should be there and is not.
     pub fn log_cell(&self, units: Units) -> String {
         match &self.log {
             Some(l) if l.in_journal() => "in the journal".to_string(),
@@ -232,9 +233,9 @@ impl ContainerRow {
                 lower_bound,
                 ..
             }) => mark_partial(display(*b, units), !lower_bound),
-            Some(_) => "-".to_string(),
-            None if self.rw_bytes.is_some() || self.lower_bound => "?".to_string(),
-            None => "-".to_string(),
+            Some(l) if l.lower_bound => "?".to_string(),
+            // No file (none, passthrough), or not asked (no --size, remote).
+            Some(_) | None => "-".to_string(),
         }
     }
 }
@@ -312,7 +313,7 @@ impl ContainersView {
             let logs_complete = !self
                 .containers
                 .iter()
-                .any(|c| c.log.as_ref().is_none_or(|l| l.lower_bound));
+                .any(|c| c.log.as_ref().is_some_and(|l| l.lower_bound));
             t.row([
                 "Total".to_string(),
                 String::new(),
