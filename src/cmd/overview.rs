@@ -284,11 +284,11 @@ pub fn project(ctx: &Ctx, id: &str) -> Result<Status> {
         })
         .collect();
     match logs {
-        Some(Ok(configs)) => {
+        Some(Ok(Some(configs))) => {
             logs::attach(engine.runner(), &mut mine_containers, &configs, &warnings)
         }
         Some(Err(e)) => warnings.push(e),
-        None => {}
+        Some(Ok(None)) | None => {}
     }
 
     drop(spinner);

@@ -254,18 +254,19 @@ impl Engine {
         }
     }
 
-    /// Log drivers and files of just these containers (podman, local:
-    /// the files are stat'ed here); empty for docker and remote podman.
+    /// Log drivers and files of just these containers, in one podman call;
+    /// `None` where the engine does not say or the files are on another
+    /// machine (docker, remote podman).
     pub fn container_logs(
         &self,
         ids: &[String],
-    ) -> Result<BTreeMap<String, logs::LogConfig>, String> {
+    ) -> Result<Option<BTreeMap<String, logs::LogConfig>>, String> {
         match self {
-            Engine::Podman(p) if !p.is_remote() && !ids.is_empty() => p
+            Engine::Podman(p) if !p.is_remote() => p
                 .container_logs(Some(ids))
-                .map(|l| l.configs)
+                .map(|l| Some(l.configs))
                 .map_err(|e| e.to_string()),
-            _ => Ok(BTreeMap::new()),
+            _ => Ok(None),
         }
     }
 
