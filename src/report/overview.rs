@@ -239,7 +239,8 @@ pub struct ProjectReport {
     pub workspaces_bytes: u64,
     pub volumes: Vec<ProjectVolume>,
     pub volumes_bytes: u64,
-    /// Same figure as the project's overview row, plus its containers.
+    /// Same figure as the project's overview row, plus its containers and
+    /// their logs.
     pub total_bytes: u64,
     pub warnings: Vec<String>,
 }
