@@ -51,6 +51,7 @@ pub enum ComponentKind {
     Containers,
     Volumes,
     Caches,
+    Logs,
 }
 
 impl ComponentKind {
@@ -60,6 +61,7 @@ impl ComponentKind {
             Self::Containers => "Containers",
             Self::Volumes => "Local Volumes",
             Self::Caches => "Blob caches",
+            Self::Logs => "Container logs",
         }
     }
 }
@@ -262,6 +264,39 @@ pub fn components(inv: &Inventory) -> Vec<Component> {
     vec![images, containers, volumes]
 }
 
+/// The `df` row for container log files (k8s-file): active = running
+/// containers' logs, reclaimable = the logs `podman container prune` removes
+/// with their containers. Journald logs are the journal's, not counted.
+/// `None` when no container's log was looked at (the engine does not say).
+pub fn logs_component(inv: &Inventory) -> Option<Component> {
+    let files: Vec<(&crate::engine::Container, &crate::engine::ContainerLog)> = inv
+        .containers
+        .iter()
+        .filter_map(|c| Some((c, c.log.as_ref()?)))
+        .collect();
+    if files.is_empty() {
+        return None;
+    }
+    let files: Vec<_> = files
+        .into_iter()
+        .filter(|(_, l)| l.path.is_some())
+        .collect();
+    let bytes =
+        |(_, l): &(&crate::engine::Container, &crate::engine::ContainerLog)| l.bytes.unwrap_or(0);
+    Some(Component {
+        kind: ComponentKind::Logs,
+        count: files.len() as u64,
+        active: files.iter().filter(|(c, _)| c.state.is_active()).count() as u64,
+        bytes: files.iter().map(bytes).fold(0, u64::saturating_add),
+        reclaimable_bytes: files
+            .iter()
+            .filter(|(c, _)| c.state.is_prunable())
+            .map(bytes)
+            .fold(0, u64::saturating_add),
+        incomplete: files.iter().any(|(_, l)| l.lower_bound),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,6 +349,7 @@ mod tests {
             infra: false,
             rw_bytes: Some(rw),
             lower_bound: false,
+            log: None,
         }
     }
 

@@ -5,7 +5,8 @@
 //!
 //! Rules, in order of precedence:
 //! * a **container** belongs to the configured project whose label selector it
-//!   matches, else to its compose project label, else to its pod;
+//!   matches, else to its compose project label, else to its Quadlet unit
+//!   (`PODMAN_SYSTEMD_UNIT=web.service` is project `web`), else to its pod;
 //! * an **image** belongs to `(global)` when a `[global]` pattern matches it,
 //!   else to the configured project whose image pattern matches, else to its
 //!   compose label's project, else to the projects of the containers created
@@ -17,8 +18,8 @@
 //!   do not compete, so they only get layers nobody else uses, in `(global)`
 //!   (or `(orphans)` when only orphan images use them);
 //! * a **volume** belongs to the configured project that lists it or whose
-//!   labels it matches, else to its compose label's project (an orphan if that
-//!   project is gone), else to the one project whose containers use it;
+//!   labels it matches, else to its compose label's (or Quadlet unit label's)
+//!   project (an orphan if that project is gone);
 //! * workspaces to their project, shared mounts to `(shared)`, caches and
 //!   anything unattributed to `(global)`.
 
@@ -96,6 +97,23 @@ fn compose_project(labels: &Labels) -> Option<String> {
         .and_then(|v| normalize_id(v))
 }
 
+/// The label Quadlet (and `podman generate systemd --new`) puts on each
+/// container it runs, naming the systemd unit.
+pub const UNIT_LABEL: &str = "PODMAN_SYSTEMD_UNIT";
+
+/// A Quadlet-run service is a project named after its unit: `web.service`
+/// is `web`, `app@2.service` is `app-2`.
+fn unit_project(labels: &Labels) -> Option<String> {
+    let unit = labels.get(UNIT_LABEL)?;
+    normalize_id(unit.strip_suffix(".service").unwrap_or(unit))
+}
+
+/// The project a container's or volume's own labels name: compose first
+/// (a compose project run under systemd stays that project), then the unit.
+fn labelled_project(labels: &Labels) -> Option<String> {
+    compose_project(labels).or_else(|| unit_project(labels))
+}
+
 /// Who owns what.
 #[derive(Debug, Clone, Default)]
 pub struct Attribution {
@@ -135,7 +153,7 @@ pub fn attribute(inv: &Inventory, config: &Config) -> Attribution {
                 .iter()
                 .find(|p| p.matches_labels(&c.labels))
                 .map(|p| p.id.clone())
-                .or_else(|| compose_project(&c.labels))
+                .or_else(|| labelled_project(&c.labels))
                 .or_else(|| {
                     c.pod
                         .as_deref()
@@ -237,7 +255,7 @@ pub fn attribute(inv: &Inventory, config: &Config) -> Attribution {
             {
                 return RowId::Project(p.id.clone());
             }
-            if let Some(p) = compose_project(&v.labels) {
+            if let Some(p) = labelled_project(&v.labels) {
                 return if projects.contains(&p) {
                     RowId::Project(p)
                 } else {
@@ -451,6 +469,7 @@ mod tests {
             infra: false,
             rw_bytes: Some(5),
             lower_bound: false,
+            log: None,
         }
     }
 
@@ -545,6 +564,56 @@ mod tests {
         assert_eq!(attr.containers[2].as_deref(), Some("shop-api"));
         assert_eq!(attr.containers[3].as_deref(), Some("alpha"));
         assert!(attr.projects.contains("shop-api"));
+    }
+
+    #[test]
+    fn quadlet_units_are_projects_and_their_images_and_volumes_follow() {
+        let mut inv = two_projects();
+        inv.images
+            .push(img("iw", &["localhost/web:1"], &["base", "w"], &[]));
+        inv.layers.insert(
+            "w".into(),
+            Layer {
+                key: "w".into(),
+                bytes: 30,
+            },
+        );
+        inv.containers
+            .push(ctr("iw", &[(UNIT_LABEL, "Web.service")]));
+        inv.containers
+            .push(ctr("base", &[(UNIT_LABEL, "worker@2.service")]));
+        // A compose project run by systemd stays the compose project.
+        inv.containers.push(ctr(
+            "ia",
+            &[
+                (UNIT_LABEL, "alpha-compose.service"),
+                ("io.podman.compose.project", "alpha"),
+            ],
+        ));
+        inv.volumes.push(Volume {
+            name: "web-data".into(),
+            mountpoint: "/w".into(),
+            labels: [(UNIT_LABEL.to_string(), "web.service".to_string())].into(),
+            in_use: true,
+            bytes: Some(3),
+            approximate: false,
+            lower_bound: false,
+        });
+        let attr = attribute(&inv, &Config::default());
+        assert_eq!(attr.containers[2].as_deref(), Some("web"));
+        assert_eq!(attr.containers[3].as_deref(), Some("worker-2"));
+        assert_eq!(attr.containers[4].as_deref(), Some("alpha"));
+        assert!(attr.projects.contains("web"));
+        assert_eq!(attr.layers["w"], RowId::Project("web".into()));
+        assert_eq!(attr.volumes[1], RowId::Project("web".into()));
+
+        // The TOML config still wins over the unit.
+        let config = cfg(
+            "[[projects]]\nid = \"site\"\nlabels = { PODMAN_SYSTEMD_UNIT = \"Web.service\" }\n",
+        );
+        let attr = attribute(&inv, &config);
+        assert_eq!(attr.containers[2].as_deref(), Some("site"));
+        assert_eq!(attr.layers["w"], RowId::Project("site".into()));
     }
 
     #[test]

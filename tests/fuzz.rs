@@ -1837,6 +1837,7 @@ fn regression_engine_sizes_past_u64_saturate() {
             infra: false,
             rw_bytes: Some(u64::MAX),
             lower_bound: false,
+            log: None,
         });
         inv.volumes.push(Volume {
             name: key.to_string(),

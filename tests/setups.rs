@@ -585,3 +585,382 @@ podman run --name c1 localhost/base:1 sh -c 'head -c 300000 /dev/urandom > /w'
     ]);
     setup.script("reset");
 }
+
+/// Where a logs test runs: one of the setups above, or root podman 4.3 on
+/// an isolated store (`tests/scenarios/build.sh`).
+enum Place {
+    Setup(Setup),
+    Root43(common::Store),
+}
+
+impl Place {
+    fn podman(&self, args: &[&str]) -> String {
+        match self {
+            Place::Setup(s) => {
+                let mut argv = vec!["podman"];
+                argv.extend_from_slice(args);
+                s.ok(&argv).trim().to_string()
+            }
+            Place::Root43(store) => store.podman(args),
+        }
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        match self {
+            Place::Setup(s) => s.json(args),
+            Place::Root43(store) => {
+                let mut all = vec!["--no-progress"];
+                all.extend_from_slice(args);
+                let out = store.tool(
+                    &["--format", "json"]
+                        .iter()
+                        .chain(&all)
+                        .copied()
+                        .collect::<Vec<_>>(),
+                );
+                let err = String::from_utf8_lossy(&out.stderr);
+                assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+                assert!(err.is_empty(), "{args:?} warned: {err}");
+                serde_json::from_slice(&out.stdout).unwrap()
+            }
+        }
+    }
+
+    fn host_path(&self, p: &str) -> PathBuf {
+        match self {
+            Place::Setup(s) => s.host_path(p),
+            Place::Root43(_) => PathBuf::from(p),
+        }
+    }
+
+    fn podman5(&self) -> bool {
+        matches!(self, Place::Setup(s) if s.in_tree())
+    }
+
+    /// An image of busybox (sh, head, base64, sleep) from a tarball.
+    fn import_busybox(&self) {
+        let work = tempfile::tempdir().unwrap();
+        let rootfs = work.path().join("rootfs/bin");
+        std::fs::create_dir_all(&rootfs).unwrap();
+        std::fs::copy("/bin/busybox", rootfs.join("busybox")).unwrap();
+        std::os::unix::fs::symlink("busybox", rootfs.join("sh")).unwrap();
+        let inside = format!("/tmp/pslogs-{}.tar", std::process::id());
+        let tar = self.host_path(&inside);
+        let ok = Command::new("tar")
+            .arg("-C")
+            .arg(work.path().join("rootfs"))
+            .arg("-cf")
+            .arg(&tar)
+            .arg(".")
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        Command::new("chmod").arg("a+r").arg(&tar).status().unwrap();
+        self.podman(&["import", "-q", &inside, "localhost/logs:1"]);
+        std::fs::remove_file(&tar).unwrap();
+    }
+}
+
+/// A container's row in a `containers --size` or `project` report.
+fn row<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no container {name} in {report}"))
+}
+
+fn component<'a>(df: &'a Value, kind: &str) -> &'a Value {
+    df["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} in {df}"))
+}
+
+/// The log file podman names, stat'ed once its size stops changing (a
+/// running container's output reaches the file through conmon).
+fn log_file(place: &Place, name: &str) -> (String, u64) {
+    let path = place.podman(&[
+        "container",
+        "inspect",
+        "--format",
+        "{{.HostConfig.LogConfig.Path}}",
+        name,
+    ]);
+    let host = place.host_path(&path);
+    let mut last = u64::MAX;
+    for _ in 0..100 {
+        let now = std::fs::metadata(&host)
+            .unwrap_or_else(|e| panic!("{}: {e}", host.display()))
+            .len();
+        if now == last && now > 0 {
+            return (path, now);
+        }
+        last = now;
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    panic!("{}: still growing", host.display());
+}
+
+/// A container that printed ~5 MB, a running one that printed ~1 MB, one
+/// with no log, one passing its output through (and on podman 5, one
+/// logging to journald); then a Quadlet-style container. Figures are
+/// checked against `stat` of the files podman names and against podman's
+/// own `ps --size`, on the store path and `--cli-only`.
+fn logs_and_units(place: Place) {
+    if let Place::Setup(s) = &place {
+        s.install();
+        s.script("reset");
+    }
+    place.import_busybox();
+    let img = "localhost/logs:1";
+    let chatty = "head -c 3750000 /dev/urandom | busybox base64";
+    place.podman(&[
+        "run",
+        "--network",
+        "none",
+        "--name",
+        "chatty",
+        img,
+        "sh",
+        "-c",
+        chatty,
+    ]);
+    let talking = "head -c 750000 /dev/urandom | busybox base64; exec busybox sleep 100000";
+    place.podman(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        "talking",
+        img,
+        "sh",
+        "-c",
+        talking,
+    ]);
+    place.podman(&[
+        "run",
+        "--network",
+        "none",
+        "--log-driver",
+        "none",
+        "--name",
+        "quiet",
+        img,
+        "sh",
+        "-c",
+        "echo hi",
+    ]);
+    place.podman(&[
+        "run",
+        "--network",
+        "none",
+        "--log-driver",
+        "passthrough",
+        "--name",
+        "through",
+        img,
+        "sh",
+        "-c",
+        "echo hi",
+    ]);
+    if place.podman5() {
+        // podman 4.3 refuses journald where there is no journal (here);
+        // podman 5.4 accepts it.
+        place.podman(&[
+            "run",
+            "--network",
+            "none",
+            "--log-driver",
+            "journald",
+            "--name",
+            "journal",
+            img,
+            "sh",
+            "-c",
+            "echo hi",
+        ]);
+    }
+    let (chatty_path, chatty_bytes) = log_file(&place, "chatty");
+    let (_, talking_bytes) = log_file(&place, "talking");
+    assert!(chatty_bytes > 5_000_000, "{chatty_bytes}");
+    assert!(talking_bytes > 1_000_000, "{talking_bytes}");
+
+    // podman's own writable-layer figure: with the log from 4.6 on.
+    let ps: Value =
+        serde_json::from_str(&place.podman(&["ps", "-a", "--size", "--format", "json"])).unwrap();
+    let podman_rw = ps
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["Names"][0] == "chatty")
+        .unwrap()["Size"]["rwSize"]
+        .as_u64()
+        .unwrap();
+
+    let store = place.json(&["containers", "--size"]);
+    let cli = place.json(&["--cli-only", "containers", "--size"]);
+    for (path, report) in [("store", &store), ("cli", &cli)] {
+        let c = row(report, "chatty");
+        eprintln!(
+            "{path}: chatty rw {} log {} (stat {chatty_bytes}); podman's rwSize {podman_rw}",
+            c["rw_bytes"], c["log"]["bytes"]
+        );
+        assert_eq!(c["log"]["driver"], "k8s-file");
+        assert_eq!(c["log"]["path"], chatty_path.as_str(), "{path}");
+        assert_eq!(
+            c["log"]["bytes"], chatty_bytes,
+            "{path}: chatty's log vs stat"
+        );
+        assert_eq!(
+            row(report, "talking")["log"]["bytes"],
+            talking_bytes,
+            "{path}"
+        );
+        // Not in the writable layer: chatty wrote no file, as quiet did not.
+        let rw = |n: &str| row(report, n)["rw_bytes"].as_u64().unwrap();
+        assert!(
+            rw("chatty").abs_diff(rw("quiet")) < 50_000,
+            "{path}: chatty's writable layer {} holds its log (quiet's {})",
+            rw("chatty"),
+            rw("quiet")
+        );
+        for quiet in ["quiet", "through"] {
+            let q = &row(report, quiet)["log"];
+            assert!(
+                q["bytes"].is_null() && q["path"].is_null(),
+                "{path}: {quiet}: {q}"
+            );
+        }
+        if place.podman5() {
+            let j = &row(report, "journal")["log"];
+            assert_eq!(j["driver"], "journald", "{path}");
+            assert!(
+                j["bytes"].is_null(),
+                "{path}: journald bytes are the journal's"
+            );
+        }
+        assert_eq!(report["logs_bytes"], chatty_bytes + talking_bytes, "{path}");
+    }
+    assert_eq!(row(&store, "chatty")["log"], row(&cli, "chatty")["log"]);
+    if place.podman5() {
+        assert!(
+            podman_rw > chatty_bytes,
+            "podman 5's rwSize {podman_rw} counts the log"
+        );
+    } else {
+        assert!(
+            podman_rw < 100_000,
+            "podman 4.3's rwSize {podman_rw} does not"
+        );
+        // vfs (rootless 4.3) keeps a full copy, podman counts the changes.
+        if !matches!(place, Place::Setup(Setup::Rootless43)) {
+            assert_eq!(
+                row(&store, "chatty")["rw_bytes"],
+                row(&cli, "chatty")["rw_bytes"]
+            );
+        }
+    }
+
+    // df: active = the running container's log; reclaimable = the others'.
+    for args in [&["df"][..], &["--cli-only", "df"][..]] {
+        let df = place.json(args);
+        let logs = component(&df, "logs");
+        assert_eq!(logs["bytes"], chatty_bytes + talking_bytes, "{args:?}");
+        assert_eq!(
+            logs["reclaimable_bytes"], chatty_bytes,
+            "{args:?}: the running one's log stays"
+        );
+        assert_eq!(
+            (logs["count"].as_u64(), logs["active"].as_u64()),
+            (Some(2), Some(1)),
+            "{args:?}"
+        );
+    }
+    place.podman(&["stop", "-t", "0", "talking"]);
+    let (_, talking_bytes) = log_file(&place, "talking");
+    let df = place.json(&["df"]);
+    assert_eq!(
+        component(&df, "logs")["reclaimable_bytes"],
+        chatty_bytes + talking_bytes,
+        "exited: all reclaimable"
+    );
+
+    // A Quadlet unit's container: project `web`, its image follows.
+    place.podman(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--label",
+        "PODMAN_SYSTEMD_UNIT=web.service",
+        "--name",
+        "web-app",
+        img,
+        "sh",
+        "-c",
+        "head -c 100000 /dev/urandom | busybox base64; exec busybox sleep 100000",
+    ]);
+    let (_, web_log) = log_file(&place, "web-app");
+    for cli_only in [false, true] {
+        let pre: &[&str] = if cli_only { &["--cli-only"] } else { &[] };
+        let overview = place.json(&[pre, &["overview"][..]].concat());
+        let web = overview["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == "web")
+            .unwrap_or_else(|| panic!("no project web in {overview}"));
+        assert_eq!(web["containers"], 1, "{web}");
+        let project = place.json(&[pre, &["project", "web"][..]].concat());
+        assert_eq!(
+            row(&project, "web-app")["log"]["bytes"],
+            web_log,
+            "cli {cli_only}"
+        );
+        assert_eq!(project["logs_bytes"], web_log);
+        assert!(
+            project["images"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["names"][0] == img),
+            "the unit's image follows it: {project}"
+        );
+    }
+    place.podman(&["rm", "-f", "-t", "0", "web-app", "talking"]);
+    if let Place::Setup(s) = &place {
+        s.script("reset");
+    }
+}
+
+#[test]
+#[ignore = "needs root, podman 4.3 and 5 (tests/scenarios/{podman5,rootless}.sh setup)"]
+fn logs_and_quadlet_units_root_podman_4() {
+    logs_and_units(Place::Root43(common::Store::build("empty")));
+}
+
+#[test]
+#[ignore = "needs root, podman 4.3 and 5 (tests/scenarios/{podman5,rootless}.sh setup)"]
+fn logs_and_quadlet_units_rootless_podman_4() {
+    let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+    logs_and_units(Place::Setup(Setup::Rootless43));
+}
+
+#[test]
+#[ignore = "needs root, podman 4.3 and 5 (tests/scenarios/{podman5,rootless}.sh setup)"]
+fn logs_and_quadlet_units_root_podman_5() {
+    let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+    logs_and_units(Place::Setup(Setup::Root5));
+}
+
+#[test]
+#[ignore = "needs root, podman 4.3 and 5 (tests/scenarios/{podman5,rootless}.sh setup)"]
+fn logs_and_quadlet_units_rootless_podman_5() {
+    let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+    logs_and_units(Place::Setup(Setup::Rootless5));
+}

@@ -77,6 +77,7 @@ pub fn df(ctx: &Ctx) -> Result<Status> {
     });
     let c = c?;
     let mut components = account::components(&c.inventory);
+    components.extend(account::logs_component(&c.inventory));
     if caches_row.count > 0 {
         components.push(caches_row);
     }

@@ -4,7 +4,7 @@ use anyhow::{bail, Result};
 use podman_storage::config::Config;
 use podman_storage::engine::collect::{collect, Needs};
 use podman_storage::engine::podman::Podman;
-use podman_storage::engine::Inventory;
+use podman_storage::engine::{logs, Container, Inventory};
 use podman_storage::projects::{self, MeasuredDir, RowId};
 use podman_storage::report::engine::ContainerRow;
 use podman_storage::report::overview::{
@@ -247,8 +247,9 @@ pub fn project(ctx: &Ctx, id: &str) -> Result<Status> {
             .collect(),
         ..Default::default()
     };
-    let (sizes, dirs) = std::thread::scope(|s| {
+    let (sizes, logs, dirs) = std::thread::scope(|s| {
         let dirs = s.spawn(|| dirs::measure(&project_config, &[], &warnings));
+        let logs = (!local).then(|| s.spawn(|| engine.container_logs(&ids)));
         let sizes = if local {
             Ok(inv
                 .containers
@@ -258,12 +259,37 @@ pub fn project(ctx: &Ctx, id: &str) -> Result<Status> {
         } else {
             engine.container_sizes(&ids)
         };
-        (sizes, dirs.join().expect("directory walks do not panic"))
+        let logs = logs.map(|h| h.join().expect("podman calls do not panic"));
+        (
+            sizes,
+            logs,
+            dirs.join().expect("directory walks do not panic"),
+        )
     });
     let sizes = sizes.unwrap_or_else(|e| {
         warnings.push(e);
         Default::default()
     });
+    // Locally the logs came with the inventory; otherwise they are stat'ed
+    // now, and taken out of podman's writable-layer figure where it has them.
+    let mut mine_containers: Vec<Container> = mine
+        .iter()
+        .map(|i| {
+            let mut c = inv.containers[*i].clone();
+            if !local {
+                c.rw_bytes = sizes.get(&c.id).copied();
+                c.lower_bound = false;
+            }
+            c
+        })
+        .collect();
+    match logs {
+        Some(Ok(Some(configs))) => {
+            logs::attach(engine.runner(), &mut mine_containers, &configs, &warnings)
+        }
+        Some(Err(e)) => warnings.push(e),
+        Some(Ok(None)) | None => {}
+    }
 
     drop(spinner);
     let usage = account::images(inv);
@@ -287,17 +313,7 @@ pub fn project(ctx: &Ctx, id: &str) -> Result<Status> {
             .filter(|(_, o)| o.row == row)
             .map(|(i, _)| i.metadata_bytes)
             .sum::<u64>();
-    let containers: Vec<ContainerRow> = mine
-        .iter()
-        .map(|i| {
-            let c = &inv.containers[*i];
-            ContainerRow {
-                rw_bytes: sizes.get(&c.id).copied(),
-                lower_bound: false,
-                ..ContainerRow::new(c)
-            }
-        })
-        .collect();
+    let containers: Vec<ContainerRow> = mine_containers.iter().map(ContainerRow::new).collect();
     let volumes: Vec<ProjectVolume> = inv
         .volumes
         .iter()
@@ -311,16 +327,22 @@ pub fn project(ctx: &Ctx, id: &str) -> Result<Status> {
         .collect();
     let workspaces: Vec<DirEntry> = dirs.workspaces.iter().map(dir_entry).collect();
     let containers_bytes = containers.iter().filter_map(|c| c.rw_bytes).sum();
+    let logs_bytes = containers.iter().map(ContainerRow::log_bytes).sum();
     let workspaces_bytes = workspaces.iter().map(|w| w.bytes).sum();
     let volumes_bytes = volumes.iter().filter_map(|v| v.bytes).sum();
     let report = ProjectReport {
         schema: SCHEMA,
         id: id.to_string(),
-        total_bytes: images_bytes + containers_bytes + workspaces_bytes + volumes_bytes,
+        total_bytes: images_bytes
+            + containers_bytes
+            + logs_bytes
+            + workspaces_bytes
+            + volumes_bytes,
         images,
         images_bytes,
         containers,
         containers_bytes,
+        logs_bytes,
         workspaces,
         workspaces_bytes,
         volumes,

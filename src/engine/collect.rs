@@ -84,6 +84,15 @@ fn collect_any(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
                 let dirs = state.container_dirs();
                 let rw_dirs = needs.container_sizes.then_some(&dirs);
                 measure_dirs(podman, &mut inventory, rw_dirs, needs.volumes, warnings);
+                if needs.container_sizes {
+                    let logs = state.log_configs();
+                    super::logs::attach(
+                        podman.runner(),
+                        &mut inventory.containers,
+                        &logs,
+                        warnings,
+                    );
+                }
                 return Collected {
                     inventory,
                     reachable: true,
@@ -103,7 +112,7 @@ fn collect_any(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
 /// tests can hold the store path against it as an independent source.
 fn collect_cli(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected {
     let local = !podman.is_remote();
-    let (images, containers, volumes, dangling, pods) = std::thread::scope(|s| {
+    let (images, containers, volumes, dangling, pods, logs) = std::thread::scope(|s| {
         // The images' chain (list, inspect, history) is the longest: it starts first.
         let images = needs
             .images
@@ -113,12 +122,15 @@ fn collect_cli(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
         let volumes = needs.volumes.then(|| s.spawn(|| podman.volumes()));
         let dangling = needs.volumes.then(|| s.spawn(|| podman.dangling_volumes()));
         let pods = needs.pods.then(|| s.spawn(|| podman.pods()));
+        let logs =
+            (needs.container_sizes && local).then(|| s.spawn(|| podman.container_logs(None)));
         (
             join(images),
             join(containers),
             join(volumes),
             join(dangling),
             join(pods),
+            join(logs),
         )
     });
 
@@ -168,6 +180,14 @@ fn collect_cli(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
                 ));
             }
         }
+    }
+    if let Some(logs) = failures.take(logs) {
+        super::logs::attach(
+            podman.runner(),
+            &mut out.inventory.containers,
+            &logs.configs,
+            warnings,
+        );
     }
     if let Some(resolved) = images {
         out.inventory.layers = resolved.layers;
@@ -261,6 +281,7 @@ fn to_container(c: &ContainerEntry, trouble: Option<&SizeTrouble>) -> Container 
             .filter(|_| !troubled)
             .and_then(|s| u64::try_from(s.rw_size).ok()),
         lower_bound: troubled,
+        log: None,
     }
 }
 

@@ -580,6 +580,7 @@ impl ContainerLine {
             infra: false,
             rw_bytes: None,
             lower_bound: false,
+            log: None,
         }
     }
 }
@@ -653,6 +654,7 @@ impl ContainerDetails {
             infra: false,
             rw_bytes: self.size_rw.map(|b| b.max(0) as u64),
             lower_bound: false,
+            log: None,
         }
     }
 }

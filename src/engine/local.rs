@@ -276,6 +276,7 @@ pub fn inventory(state: &LocalState) -> (Inventory, Vec<String>) {
             infra: c.infra,
             rw_bytes: None,
             lower_bound: false,
+            log: None,
         })
         .chain(
             state
@@ -300,6 +301,7 @@ pub fn inventory(state: &LocalState) -> (Inventory, Vec<String>) {
                     infra: false,
                     rw_bytes: None,
                     lower_bound: false,
+                    log: None,
                 }),
         )
         .collect();
@@ -335,6 +337,23 @@ fn short(id: &str) -> &str {
 }
 
 impl LocalState {
+    /// Each libpod container's log driver and file, by container id. The
+    /// writable layer walked here is the diff alone: no log in it.
+    pub fn log_configs(&self) -> BTreeMap<String, super::logs::LogConfig> {
+        self.libpod
+            .containers
+            .iter()
+            .map(|c| {
+                let config = super::logs::LogConfig {
+                    driver: c.log_driver.clone(),
+                    path: c.log_path.clone(),
+                    counted_in_rw: false,
+                };
+                (c.id.clone(), config)
+            })
+            .collect()
+    }
+
     /// Each container's writable-layer directory, by container id.
     pub fn container_dirs(&self) -> BTreeMap<String, PathBuf> {
         self.store

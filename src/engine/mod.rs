@@ -6,6 +6,7 @@ pub mod docker;
 pub mod layers;
 pub mod libpod;
 pub mod local;
+pub mod logs;
 pub mod podman;
 pub mod resolve;
 pub mod store;
@@ -139,6 +140,33 @@ pub struct Container {
     /// Its size was asked for and could not be had in full (a walk error,
     /// a missing directory, podman's error): `rw_bytes` is at most part of it.
     pub lower_bound: bool,
+    /// Its log, kept apart from the writable layer; `None` when not asked
+    /// for (as `rw_bytes`) or when the engine does not say.
+    pub log: Option<ContainerLog>,
+}
+
+/// A container's log as its log driver keeps it: a `k8s-file` log is a file
+/// on this disk (by default `userdata/ctr.log` beside the container's
+/// config), a `journald` log is in the journal (not counted here), `none`
+/// and `passthrough` keep nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContainerLog {
+    pub driver: String,
+    /// Absolute host path of the log file (k8s-file only).
+    pub path: Option<String>,
+    /// The file's size (st_size); `None` for drivers that keep no file here.
+    pub bytes: Option<u64>,
+    /// The file should be there and could not be measured: `bytes` is at
+    /// most part of it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub lower_bound: bool,
+}
+
+impl ContainerLog {
+    /// Kept in systemd's journal, whose files are not the container's.
+    pub fn in_journal(&self) -> bool {
+        self.driver == "journald"
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -217,6 +245,29 @@ impl Engine {
     /// store, walked); otherwise [`Self::container_sizes`] asks the engine.
     pub fn reads_store(&self) -> bool {
         matches!(self, Engine::Podman(p) if p.reads_store())
+    }
+
+    pub fn runner(&self) -> &crate::runner::Runner {
+        match self {
+            Engine::Podman(p) => p.runner(),
+            Engine::Docker(d) => d.runner(),
+        }
+    }
+
+    /// Log drivers and files of just these containers, in one podman call;
+    /// `None` where the engine does not say or the files are on another
+    /// machine (docker, remote podman).
+    pub fn container_logs(
+        &self,
+        ids: &[String],
+    ) -> Result<Option<BTreeMap<String, logs::LogConfig>>, String> {
+        match self {
+            Engine::Podman(p) if !p.is_remote() => p
+                .container_logs(Some(ids))
+                .map(|l| Some(l.configs))
+                .map_err(|e| e.to_string()),
+            _ => Ok(None),
+        }
     }
 
     /// Writable-layer bytes of just these containers, in one engine call.

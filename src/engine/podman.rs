@@ -12,6 +12,7 @@ use regex::Regex;
 use serde::Deserialize;
 use thiserror::Error;
 
+use super::logs::LogConfig;
 use super::{ContainerState, Labels, Pod};
 use crate::runner::{RunError, Runner};
 use crate::size;
@@ -186,8 +187,8 @@ impl Podman {
     /// connections.
     /// The client's version, as `5.4.2`.
     pub fn version(&self) -> Result<String, PodmanError> {
-        let (_, out) = self.call(&["version", "--format", "{{.Client.Version}}"])?;
-        Ok(out.trim().to_string())
+        let v: VersionEntry = self.call_json(&["version", "--format", "json"])?;
+        Ok(v.client.version)
     }
 
     pub fn connections(&self) -> Result<Vec<ConnectionEntry>, PodmanError> {
@@ -269,6 +270,89 @@ impl Podman {
             }
             _ => Err(crate::runner::Runner::failure(&out).into()),
         }
+    }
+
+    /// Each container's log driver and file, for the CLI path: `podman ps
+    /// -a -q` for the ids (`container inspect` has no `--all`), then one
+    /// `container inspect` of them all; `podman version` at the same time
+    /// says whether `ps --size` already counts the log (see
+    /// [`rw_size_counts_userdata`]). `ids` narrows it to some containers.
+    pub fn container_logs(&self, ids: Option<&[String]>) -> Result<CliLogs, PodmanError> {
+        let (version, inspected) = std::thread::scope(|s| {
+            let version =
+                s.spawn(|| self.call_json::<VersionEntry>(&["version", "--format", "json"]));
+            let inspected = match ids {
+                Some(ids) => self.inspect_containers(ids),
+                None => self
+                    .call(&["ps", "-a", "-q", "--no-trunc"])
+                    .and_then(|(_, out)| {
+                        let ids: Vec<String> = out.split_whitespace().map(String::from).collect();
+                        self.inspect_containers(&ids)
+                    }),
+            };
+            (
+                version.join().expect("podman calls do not panic"),
+                inspected,
+            )
+        });
+        let inspected = inspected?;
+        let in_userdata = |c: &ContainerInspectEntry| {
+            !c.static_dir.is_empty()
+                && std::path::Path::new(&c.host_config.log_config.path).starts_with(&c.static_dir)
+        };
+        // The version matters only for a log inside the container's userdata.
+        let counts = if inspected.iter().any(in_userdata) {
+            let version = version?;
+            let server = version.server.as_ref().unwrap_or(&version.client);
+            rw_size_counts_userdata(&server.version)
+        } else {
+            false
+        };
+        Ok(CliLogs {
+            configs: inspected
+                .into_iter()
+                .map(|c| {
+                    let counted_in_rw = counts && in_userdata(&c);
+                    let log = c.host_config.log_config;
+                    let config = LogConfig {
+                        driver: log.driver,
+                        path: log.path,
+                        counted_in_rw,
+                    };
+                    (c.id, config)
+                })
+                .collect(),
+        })
+    }
+
+    /// `podman container inspect ID...`; a container removed since it was
+    /// listed is left out, as `inspect_images` does.
+    fn inspect_containers(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<ContainerInspectEntry>, PodmanError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut args = vec!["container", "inspect", "--format", "json"];
+        args.extend(ids.iter().map(String::as_str));
+        let argv = self.argv(&args);
+        let out = self.runner.run_any(&argv, INSTALL_HINT)?;
+        let gone_only = out
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .all(|l| l.contains("no such container"));
+        if out.exit_code != Some(0) && (out.stderr.trim().is_empty() || !gone_only) {
+            return Err(crate::runner::Runner::failure(&out).into());
+        }
+        if out.stdout.trim().is_empty() && out.exit_code != Some(0) {
+            return Ok(Vec::new());
+        }
+        parse_json(&out.stdout).map_err(|message| PodmanError::Parse {
+            argv: crate::runner::Argv(argv).to_string(),
+            message,
+        })
     }
 
     /// `podman history --format json ID`: one entry per history step, top
@@ -551,6 +635,69 @@ pub fn parse_df_verbose(text: &str) -> Result<DfVerbose, String> {
     Ok(out)
 }
 
+/// What the CLI path learnt about logs, by container id.
+#[derive(Debug, Default)]
+pub struct CliLogs {
+    pub configs: BTreeMap<String, LogConfig>,
+}
+
+/// podman >= 4.6 (libpod's `rwSize` calls c/storage's `ContainerSize`)
+/// counts in `ps --size` the writable layer plus the container's `userdata`
+/// directories, where the k8s-file log lives by default; 4.3 counts the
+/// writable layer's diff alone.
+pub fn rw_size_counts_userdata(version: &str) -> bool {
+    let mut parts = version
+        .split(['.', '-', '+'])
+        .map(|p| p.parse::<u64>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(major), Some(minor)) => (major, minor) >= (4, 6),
+        // An unreadable version is a new one: podman's own builds say "dev".
+        _ => true,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct VersionEntry {
+    client: VersionSide,
+    /// Only over a remote connection: the server computes the sizes.
+    #[serde(default)]
+    server: Option<VersionSide>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct VersionSide {
+    #[serde(default)]
+    version: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ContainerInspectEntry {
+    id: String,
+    /// The container's `userdata` directory.
+    #[serde(default)]
+    static_dir: String,
+    #[serde(default)]
+    host_config: InspectHostConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectHostConfig {
+    #[serde(default)]
+    log_config: InspectLogConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct InspectLogConfig {
+    #[serde(rename = "Type", default)]
+    driver: String,
+    #[serde(rename = "Path", default)]
+    path: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -599,6 +746,26 @@ vol2         0           0B
         let imgs: Vec<ImageEntry> = parse_json(text).unwrap();
         assert!(imgs[0].names.is_empty());
         assert!(imgs[0].labels.is_empty());
+    }
+
+    #[test]
+    fn ps_size_counts_the_log_from_podman_4_6() {
+        assert!(!rw_size_counts_userdata("4.3.1"));
+        assert!(!rw_size_counts_userdata("4.5.1"));
+        assert!(rw_size_counts_userdata("4.6.0"));
+        assert!(rw_size_counts_userdata("5.4.2"));
+        assert!(rw_size_counts_userdata("6.0.0-dev"));
+    }
+
+    #[test]
+    fn container_inspect_gives_log_driver_path_and_userdata() {
+        let text = r#"[{"Id":"a","StaticDir":"/s/a/userdata","HostConfig":{"LogConfig":{"Type":"k8s-file","Config":null,"Path":"/s/a/userdata/ctr.log","Tag":"","Size":"0B"}}},
+                       {"Id":"b","StaticDir":"/s/b/userdata","HostConfig":{"LogConfig":{"Type":"journald","Path":""}}}]"#;
+        let c: Vec<ContainerInspectEntry> = parse_json(text).unwrap();
+        assert_eq!(c[0].host_config.log_config.driver, "k8s-file");
+        assert_eq!(c[0].host_config.log_config.path, "/s/a/userdata/ctr.log");
+        assert_eq!(c[1].static_dir, "/s/b/userdata");
+        assert_eq!(c[1].host_config.log_config.driver, "journald");
     }
 
     #[test]

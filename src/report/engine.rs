@@ -7,7 +7,7 @@ use super::table::{Align, Table};
 use super::SCHEMA;
 use crate::account::{Component, ComponentKind, ImageUsage, ImagesReport};
 use crate::engine::collect::Failed;
-use crate::engine::{Container, Labels, Volume};
+use crate::engine::{Container, ContainerLog, Labels, Volume};
 use crate::size::{display, Units};
 
 /// A `df` row, and whether its source answered.
@@ -38,7 +38,7 @@ impl DfReport {
             .map(|c| DfComponent {
                 measured: !match c.kind {
                     ComponentKind::Images => failed.images,
-                    ComponentKind::Containers => failed.containers,
+                    ComponentKind::Containers | ComponentKind::Logs => failed.containers,
                     ComponentKind::Volumes => failed.volumes,
                     ComponentKind::Caches => false,
                 },
@@ -217,6 +217,31 @@ pub struct ContainerRow {
     pub rw_bytes: Option<u64>,
     /// Asked for but not measured in full: `rw_bytes` (if any) is a lower bound.
     pub lower_bound: bool,
+    /// Its log (driver, file, bytes); null unless measured (`--size`).
+    pub log: Option<ContainerLog>,
+}
+
+impl ContainerRow {
+    /// Bytes of its log file; 0 for a log kept elsewhere or not measured.
+    pub fn log_bytes(&self) -> u64 {
+        self.log.as_ref().and_then(|l| l.bytes).unwrap_or(0)
+    }
+
+    /// The LOGS cell: the file's size, `in the journal`, `-` for no file
+    /// or not measured, `?` for a log that should be there and is not.
+    pub fn log_cell(&self, units: Units) -> String {
+        match &self.log {
+            Some(l) if l.in_journal() => "in the journal".to_string(),
+            Some(ContainerLog {
+                bytes: Some(b),
+                lower_bound,
+                ..
+            }) => mark_partial(display(*b, units), !lower_bound),
+            Some(l) if l.lower_bound => "?".to_string(),
+            // No file (none, passthrough), or not asked (no --size, remote).
+            Some(_) | None => "-".to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -225,6 +250,8 @@ pub struct ContainersView {
     pub containers: Vec<ContainerRow>,
     /// Sum of the measured writable layers (0 without `--size`).
     pub total_bytes: u64,
+    /// Sum of the measured log files, apart from `total_bytes`.
+    pub logs_bytes: u64,
     pub warnings: Vec<String>,
 }
 
@@ -238,6 +265,7 @@ impl ContainerRow {
             pod: c.pod.clone(),
             rw_bytes: c.rw_bytes,
             lower_bound: c.lower_bound,
+            log: c.log.clone(),
         }
     }
 }
@@ -251,6 +279,10 @@ impl ContainersView {
                 .iter()
                 .filter_map(|r| r.rw_bytes)
                 .fold(0, u64::saturating_add),
+            logs_bytes: rows
+                .iter()
+                .map(ContainerRow::log_bytes)
+                .fold(0, u64::saturating_add),
             containers: rows,
             warnings,
         }
@@ -263,6 +295,7 @@ impl ContainersView {
             ("IMAGE", Align::Left),
             ("STATE", Align::Left),
             ("SIZE", Align::Right),
+            ("LOGS", Align::Right),
         ]);
         let measured = self.containers.iter().any(|c| c.rw_bytes.is_some());
         for c in &self.containers {
@@ -276,16 +309,22 @@ impl ContainersView {
                     (None, true) => "?".to_string(),
                     (None, false) => "-".to_string(),
                 },
+                c.log_cell(units),
             ]);
         }
         if measured {
             let complete = !self.containers.iter().any(|c| c.lower_bound);
+            let logs_complete = !self
+                .containers
+                .iter()
+                .any(|c| c.log.as_ref().is_some_and(|l| l.lower_bound));
             t.row([
                 "Total".to_string(),
                 String::new(),
                 String::new(),
                 String::new(),
                 mark_partial(display(self.total_bytes, units), complete),
+                mark_partial(display(self.logs_bytes, units), logs_complete),
             ]);
         }
         let mut out = t.render();

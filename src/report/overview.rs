@@ -233,11 +233,14 @@ pub struct ProjectReport {
     pub images_bytes: u64,
     pub containers: Vec<ContainerRow>,
     pub containers_bytes: u64,
+    /// The containers' log files, apart from their writable layers.
+    pub logs_bytes: u64,
     pub workspaces: Vec<DirEntry>,
     pub workspaces_bytes: u64,
     pub volumes: Vec<ProjectVolume>,
     pub volumes_bytes: u64,
-    /// Same figure as the project's overview row, plus its containers.
+    /// Same figure as the project's overview row, plus its containers and
+    /// their logs.
     pub total_bytes: u64,
     pub warnings: Vec<String>,
 }
@@ -274,6 +277,7 @@ impl ProjectReport {
             ("IMAGE", Align::Left),
             ("STATE", Align::Left),
             ("SIZE", Align::Right),
+            ("LOGS", Align::Right),
         ]);
         for c in &self.containers {
             t.row([
@@ -281,6 +285,7 @@ impl ProjectReport {
                 c.image.clone(),
                 c.state.clone(),
                 c.rw_bytes.map_or("?".into(), |b| display(b, units)),
+                c.log_cell(units),
             ]);
         }
         out.push_str(&t.render());

@@ -89,6 +89,14 @@ pub struct DbContainer {
     pub infra: bool,
     /// Named volumes it mounts, sorted.
     pub volumes: Vec<String>,
+    /// `k8s-file`, `journald`, `none`, `passthrough`; empty in recordings
+    /// made before it was read.
+    #[serde(default)]
+    pub log_driver: String,
+    /// The k8s-file log's path as podman sees it (`userdata/ctr.log` unless
+    /// `--log-opt path=` or containers.conf says otherwise).
+    #[serde(default)]
+    pub log_path: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,6 +150,10 @@ struct RawCtrConfig {
     /// `IsInfra` is tagged `pause` in libpod.
     #[serde(default)]
     pause: bool,
+    #[serde(rename = "logDriver", default)]
+    log_driver: String,
+    #[serde(rename = "logPath", default)]
+    log_path: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -240,6 +252,8 @@ impl Records {
                 pod: c.pod.filter(|p| !p.is_empty()),
                 infra: c.pause,
                 volumes,
+                log_driver: c.log_driver,
+                log_path: c.log_path,
             });
         }
         for (name, config, users) in &self.volumes {
