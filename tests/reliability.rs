@@ -73,6 +73,15 @@ case "$fault" in
   truncated) if [ -f "$dir/answers/$key" ]; then head -c 25 "$dir/answers/$key"; else printf '[{"Id": "4f80'; fi; exit 0 ;;
   shape) printf '{"Images": {"unexpected": [1, 2]}, "Count": "3"}\n'; exit 0 ;;
 esac
+# podman 4.3 on an image removed since it was listed: nothing on stdout
+# when that image is among those asked about.
+if [ "$key" = inspect ] && [ -f "$dir/gone" ]; then
+  for id; do
+    if grep -qx -- "$id" "$dir/gone"; then
+      printf 'Error: locating image with ID "%s": image not known\n' "$id" >&2; exit 125
+    fi
+  done
+fi
 # Unless a test says otherwise, the log calls answer as podman would for
 # the containers listed: their ids, each logging nowhere (driver none).
 if [ ! -f "$dir/answers/$key" ]; then
@@ -1435,6 +1444,41 @@ fn an_image_removed_mid_read_is_dropped_and_said_once() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["total_bytes"], json!(5_000_000u64), "{v}");
     assert_eq!(v["images"].as_array().unwrap().len(), 1, "{v}");
+}
+
+/// As above, when podman prints nothing but the error (the image was
+/// among the last asked about): the others are asked again, never counted
+/// whole with their shared layers twice.
+#[test]
+fn an_image_removed_mid_read_with_nothing_printed_is_asked_again() {
+    let w = World::new();
+    let gone = "9".repeat(64);
+    w.answer(
+        "images",
+        json!([
+            {"Id": IMAGE, "Names": ["localhost/app:1"], "Size": 5_000_000, "ParentId": ""},
+            {"Id": gone, "Names": ["localhost/old:1"], "Size": 5_400_000, "ParentId": ""}
+        ])
+        .to_string(),
+    );
+    w.answer(
+        "inspect",
+        json!([{"Id": IMAGE, "Size": 5_000_000, "RootFS": {"Layers": [diff(1)]}}]).to_string(),
+    );
+    fs::write(w.path().join("gone"), format!("{gone}\n")).unwrap();
+    let out = w.run(&["--format", "json", "images"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("note:") && err.contains(&gone[..12]), "{err}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["total_bytes"], json!(5_000_000u64), "{v}");
+    let inspects = w
+        .log("calls")
+        .iter()
+        .filter(|l| l.ends_with(" inspect"))
+        .count();
+    assert_eq!(inspects, 2, "{:?}", w.log("calls"));
 }
 
 /// podman 4.3 prints `Getting rw size for "ID": ... container not known`

@@ -25,6 +25,9 @@ pub enum PodmanError {
     Run(#[from] RunError),
     #[error("`{argv}` printed output that is not what podman 4 prints: {message}")]
     Parse { argv: String, message: String },
+    /// The store kept changing under podman's own reads.
+    #[error("{0}")]
+    Unstable(String),
 }
 
 /// How to reach podman: the binary and the connection flags passed to it.
@@ -228,48 +231,69 @@ impl Podman {
 
     /// `podman image inspect ID...` in one call: each image's diff ids,
     /// history and size, read at one moment. An image removed since it was
-    /// listed makes podman print the others and exit 125 with `image not
-    /// known`: those ids come back in [`Inspected::gone`].
+    /// listed makes podman exit 125 with `image not known`, printing the
+    /// others or (when it was among the last) nothing: the ids it names come
+    /// back in [`Inspected::gone`] and the rest are asked again.
     pub fn inspect_images(&self, ids: &[String]) -> Result<Inspected, PodmanError> {
-        if ids.is_empty() {
-            return Ok(Inspected::default());
-        }
-        let mut args = vec!["image", "inspect", "--format", "json"];
-        args.extend(ids.iter().map(String::as_str));
-        let argv = self.argv(&args);
-        let out = self.runner.run_any(&argv, INSTALL_HINT)?;
-        let parse = |text: &str| {
-            parse_json::<Vec<InspectEntry>>(text).map_err(|message| PodmanError::Parse {
-                argv: crate::runner::Argv(argv.clone()).to_string(),
-                message,
-            })
-        };
-        if out.exit_code == Some(0) {
-            return Ok(Inspected {
-                images: parse(&out.stdout)?,
-                gone: Vec::new(),
-            });
-        }
-        // Only "not known" is a removal; anything else is podman failing.
-        let not_known = !out.stderr.trim().is_empty()
-            && out
+        let mut ids = ids.to_vec();
+        let mut gone: Vec<String> = Vec::new();
+        for _ in 0..3 {
+            if ids.is_empty() {
+                return Ok(Inspected {
+                    images: Vec::new(),
+                    gone,
+                });
+            }
+            let mut args = vec!["image", "inspect", "--format", "json"];
+            args.extend(ids.iter().map(String::as_str));
+            let argv = self.argv(&args);
+            let out = self.runner.run_any(&argv, INSTALL_HINT)?;
+            let parse = |text: &str| {
+                parse_json::<Vec<InspectEntry>>(text).map_err(|message| PodmanError::Parse {
+                    argv: crate::runner::Argv(argv.clone()).to_string(),
+                    message,
+                })
+            };
+            if out.exit_code == Some(0) {
+                return Ok(Inspected {
+                    images: parse(&out.stdout)?,
+                    gone,
+                });
+            }
+            // Only "not known" is a removal; anything else is podman failing.
+            let lines: Vec<&str> = out
                 .stderr
                 .lines()
                 .filter(|l| !l.trim().is_empty())
-                .all(|l| l.contains("image not known"));
-        match (not_known, parse(&out.stdout)) {
-            (true, Ok(images)) => {
+                .collect();
+            if lines.is_empty() || !lines.iter().all(|l| l.contains("image not known")) {
+                return Err(crate::runner::Runner::failure(&out).into());
+            }
+            if let Ok(images) = parse(&out.stdout) {
                 let found: std::collections::BTreeSet<&str> =
                     images.iter().map(|i| i.id.as_str()).collect();
-                let gone = ids
-                    .iter()
-                    .filter(|id| !found.contains(id.as_str()))
-                    .cloned()
-                    .collect();
-                Ok(Inspected { images, gone })
+                gone.extend(
+                    ids.iter()
+                        .filter(|id| !found.contains(id.as_str()))
+                        .cloned(),
+                );
+                return Ok(Inspected { images, gone });
             }
-            _ => Err(crate::runner::Runner::failure(&out).into()),
+            let named: Vec<String> = ids
+                .iter()
+                .filter(|id| lines.iter().any(|l| l.contains(id.as_str())))
+                .cloned()
+                .collect();
+            if named.is_empty() {
+                return Err(crate::runner::Runner::failure(&out).into());
+            }
+            ids.retain(|id| !named.contains(id));
+            gone.extend(named);
         }
+        Err(PodmanError::Unstable(
+            "`podman image inspect`: images kept disappearing while they were inspected (3 attempts)"
+                .into(),
+        ))
     }
 
     /// Each container's log driver and file, for the CLI path: `podman ps
