@@ -51,6 +51,7 @@ pub enum ComponentKind {
     Containers,
     Volumes,
     Caches,
+    Metadata,
 }
 
 impl ComponentKind {
@@ -60,6 +61,7 @@ impl ComponentKind {
             Self::Containers => "Containers",
             Self::Volumes => "Local Volumes",
             Self::Caches => "Blob caches",
+            Self::Metadata => "Store metadata",
         }
     }
 }
@@ -100,6 +102,20 @@ pub fn caches_component(reports: &[crate::caches::CacheReport], total_bytes: u64
             })
             .fold(0, u64::saturating_add),
         incomplete: false,
+    }
+}
+
+/// The `df` row for what the graph root holds besides the other rows:
+/// nothing in it is freed on its own (it goes with what it describes), so
+/// none of it is reclaimable.
+pub fn metadata_component(m: &crate::engine::metadata::StoreMetadata) -> Component {
+    Component {
+        kind: ComponentKind::Metadata,
+        count: m.parts.len() as u64,
+        active: 0,
+        bytes: m.bytes,
+        reclaimable_bytes: 0,
+        incomplete: !m.errors.is_empty(),
     }
 }
 

@@ -212,6 +212,77 @@ fn truth(setup: Setup) -> Truth {
     }
 }
 
+/// `du -sbx` of the graph root, and the bytes of containers' k8s-file logs
+/// in it (counted by no line yet), from podman's own answer for where it is.
+fn disk_total(setup: Setup) -> (u64, u64, PathBuf) {
+    let gr = setup.host_path(
+        setup
+            .ok(&["podman", "info", "--format", "{{.Store.GraphRoot}}"])
+            .trim(),
+    );
+    let out = Command::new("du").arg("-sbx").arg(&gr).output().unwrap();
+    let du: u64 = String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let out = Command::new("find")
+        .arg(&gr)
+        .args(["-xdev", "-name", "ctr.log", "-type", "f", "-printf", "%s\n"])
+        .output()
+        .unwrap();
+    let logs = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse::<u64>().unwrap())
+        .sum();
+    (du, logs, gr)
+}
+
+/// The store-metadata row against the disk: df's total is what `du -sbx`
+/// finds in the graph root (volumes are in it here) within 0.5%, and the
+/// parts nothing else lives in match `du`/`stat` of their files exactly.
+fn check_metadata(setup: Setup, df: &Value, driver: &str) {
+    let (du, logs, gr) = disk_total(setup);
+    let total = df["total_bytes"].as_u64().unwrap();
+    let meta = df["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "metadata")
+        .unwrap_or_else(|| panic!("no metadata row: {df}"));
+    let part = |name: &str| -> u64 {
+        meta["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["name"] == name)
+            .map_or(0, |d| d["bytes"].as_u64().unwrap())
+    };
+    eprintln!(
+        "{setup:?}: df total {total} + logs {logs} vs du -sbx {du}; metadata {} ({})",
+        meta["bytes"], meta["details"]
+    );
+    assert!(meta["bytes"].as_u64().unwrap() > 0);
+    assert_eq!(
+        part("layer records"),
+        du_sb(&[gr.join(format!("{driver}-layers"))]),
+        "layers.json and tar-split files"
+    );
+    let db = ["db.sql", "libpod/bolt_state.db"]
+        .iter()
+        .map(|f| gr.join(f))
+        .find(|p| p.exists())
+        .expect("a libpod database in the graph root");
+    assert_eq!(part("database"), std::fs::metadata(&db).unwrap().len());
+    assert!(
+        within(total + logs, du, 0.5),
+        "df total {total} + logs {logs} vs du -sbx {du}"
+    );
+}
+
 fn bytes(df: &Value, kind: &str) -> u64 {
     df["components"]
         .as_array()
@@ -270,6 +341,15 @@ fn check(setup: Setup) {
         t.volumes
     );
     assert_eq!(sv, cv, "volumes: both paths walk podman's mountpoints");
+    check_metadata(setup, &store, &t.driver);
+    assert!(
+        cli["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["kind"] != "metadata"),
+        "--cli-only reads no store file, so it has no metadata row"
+    );
     if t.driver == "vfs" {
         // podman's own figures count each layer's changes, not the full
         // copies vfs keeps: the CLI path can only say what podman says.

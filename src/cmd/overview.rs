@@ -24,6 +24,7 @@ const OVERVIEW_NEEDS: Needs = Needs {
     container_sizes: false,
     volumes: true,
     pods: true,
+    store_metadata: false,
 };
 
 pub fn overview(ctx: &Ctx) -> Result<Status> {

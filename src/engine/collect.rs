@@ -25,6 +25,8 @@ pub struct Needs {
     pub container_sizes: bool,
     pub volumes: bool,
     pub pods: bool,
+    /// What the graph root holds besides the other lines (store path only).
+    pub store_metadata: bool,
 }
 
 impl Needs {
@@ -35,6 +37,7 @@ impl Needs {
             container_sizes: true,
             volumes: true,
             pods: true,
+            store_metadata: true,
         }
     }
 }
@@ -50,6 +53,9 @@ pub struct Collected {
     /// Layer sizes were estimated from image totals (remote store with
     /// images that branch where there is no image).
     pub approximate_layers: bool,
+    /// The store-metadata line; `None` when not asked for or not
+    /// measurable (`--cli-only` reads no store file).
+    pub metadata: Option<super::metadata::StoreMetadata>,
 }
 
 /// Sources that were asked for and did not answer.
@@ -82,9 +88,14 @@ fn collect_any(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
                 let dirs = state.container_dirs();
                 let rw_dirs = needs.container_sizes.then_some(&dirs);
                 measure_dirs(podman, &mut inventory, rw_dirs, needs.volumes, warnings);
+                let metadata = needs
+                    .store_metadata
+                    .then(|| store_metadata(podman, &state, &inventory, warnings))
+                    .flatten();
                 return Collected {
                     inventory,
                     reachable: true,
+                    metadata,
                     ..Collected::default()
                 };
             }
@@ -717,6 +728,42 @@ fn measure_dirs(
             }
             v.bytes = Some(d.apparent_bytes);
             v.lower_bound = !d.errors.is_empty();
+        }
+    }
+}
+
+/// The store-metadata walk, recorded and replayed like the others; a
+/// recording made before it existed has none (then there is no line).
+fn store_metadata(
+    podman: &Podman,
+    state: &local::LocalState,
+    inv: &Inventory,
+    warnings: &Warnings,
+) -> Option<super::metadata::StoreMetadata> {
+    use super::metadata;
+    if state.graphroot.as_os_str().is_empty() {
+        return None;
+    }
+    let volumes: Vec<PathBuf> = inv
+        .volumes
+        .iter()
+        .map(|v| PathBuf::from(&v.mountpoint))
+        .collect();
+    let logs = metadata::default_log_paths(state);
+    let key = state.graphroot.display().to_string();
+    match podman.runner().measured("store-walk", &key, || {
+        Ok::<_, String>(metadata::measure(state, &volumes, &logs))
+    }) {
+        Ok(m) => {
+            for e in &m.errors {
+                warnings.push(format!("store metadata not fully measured: {e}"));
+            }
+            Some(m)
+        }
+        Err(RunError::NotRecorded { .. }) => None,
+        Err(e) => {
+            warnings.push(e);
+            None
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod docker;
 pub mod layers;
 pub mod libpod;
 pub mod local;
+pub mod metadata;
 pub mod podman;
 pub mod resolve;
 pub mod store;
