@@ -213,13 +213,14 @@ fn truth(setup: Setup) -> Truth {
 }
 
 /// `du -sbx` of the graph root, and the bytes of containers' k8s-file logs
-/// in it (counted by no line yet), from podman's own answer for where it is.
-fn disk_total(setup: Setup) -> (u64, u64, PathBuf) {
-    let gr = setup.host_path(
-        setup
-            .ok(&["podman", "info", "--format", "{{.Store.GraphRoot}}"])
-            .trim(),
-    );
+/// in it (counted by no line yet), from podman's own answer for where it
+/// is; and that path as the setup sees it.
+fn disk_total(setup: Setup) -> (u64, u64, PathBuf, String) {
+    let inside = setup
+        .ok(&["podman", "info", "--format", "{{.Store.GraphRoot}}"])
+        .trim()
+        .to_string();
+    let gr = setup.host_path(&inside);
     let out = Command::new("du").arg("-sbx").arg(&gr).output().unwrap();
     let du: u64 = String::from_utf8(out.stdout)
         .unwrap()
@@ -238,15 +239,42 @@ fn disk_total(setup: Setup) -> (u64, u64, PathBuf) {
         .lines()
         .map(|l| l.parse::<u64>().unwrap())
         .sum();
-    (du, logs, gr)
+    (du, logs, gr, inside)
+}
+
+/// The rows' details of one kind as (name, path, bytes).
+fn details(df: &Value, kind: &str) -> Vec<(String, String, u64)> {
+    df["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == kind)
+        .flat_map(|c| c["details"].as_array().cloned().unwrap_or_default())
+        .map(|d| {
+            (
+                d["name"].as_str().unwrap().to_string(),
+                d["path"].as_str().unwrap_or_default().to_string(),
+                d["bytes"].as_u64().unwrap(),
+            )
+        })
+        .collect()
 }
 
 /// The store-metadata row against the disk: df's total is what `du -sbx`
 /// finds in the graph root (volumes are in it here) within 0.5%, and the
 /// parts nothing else lives in match `du`/`stat` of their files exactly.
 fn check_metadata(setup: Setup, df: &Value, driver: &str) {
-    let (du, logs, gr) = disk_total(setup);
-    let total = df["total_bytes"].as_u64().unwrap();
+    let (du, logs, gr, inside) = disk_total(setup);
+    // Build leftovers outside the graph root (the blob-info cache, temp
+    // dirs) are not in its du; each is checked against its own du.
+    let mut outside = 0;
+    for (name, path, bytes) in details(df, "build_cache") {
+        if !path.starts_with(&inside) {
+            assert_eq!(bytes, du_sb(&[setup.host_path(&path)]), "{name} {path}");
+            outside += bytes;
+        }
+    }
+    let total = df["total_bytes"].as_u64().unwrap() - outside;
     let meta = df["components"]
         .as_array()
         .unwrap()
@@ -391,7 +419,12 @@ fn check(setup: Setup) {
     setup.script("buildah");
     let after = setup.json(&["df"]);
     let t2 = truth(setup);
-    let grown = bytes(&after, "containers") - sc;
+    assert_eq!(bytes(&after, "containers"), sc, "not podman's container");
+    let grown: u64 = details(&after, "build_cache")
+        .iter()
+        .filter(|d| d.0 == "external container")
+        .map(|d| d.2)
+        .sum();
     let real = t2.containers - t.containers;
     eprintln!("{setup:?}: buildah container: store +{grown} B, disk +{real} B");
     assert!(real > 250_000, "the working container wrote 300 kB");
@@ -399,6 +432,7 @@ fn check(setup: Setup) {
         within(grown, real, 1.0),
         "buildah container {grown} vs disk {real}"
     );
+    check_metadata(setup, &after, &t.driver);
     let ctrs = setup.json(&["containers", "--size"]);
     assert!(
         ctrs["containers"]

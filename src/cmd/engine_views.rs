@@ -62,6 +62,7 @@ pub fn df(ctx: &Ctx) -> Result<Status> {
         volumes: true,
         pods: false,
         store_metadata: true,
+        build_leftovers: true,
     };
     let config = ctx.config()?;
     let (c, caches_row) = std::thread::scope(|s| {
@@ -82,6 +83,9 @@ pub fn df(ctx: &Ctx) -> Result<Status> {
     if let Some(m) = &c.metadata {
         components.push(account::metadata_component(m));
     }
+    if let Some(items) = &c.build_leftovers {
+        components.push(account::build_cache_component(items));
+    }
     if caches_row.count > 0 {
         components.push(caches_row);
     }
@@ -93,6 +97,14 @@ pub fn df(ctx: &Ctx) -> Result<Status> {
             bytes: *bytes,
         });
         report.set_details(ComponentKind::Metadata, parts.collect());
+    }
+    if let Some(items) = &c.build_leftovers {
+        let paths = items.iter().map(|l| DfDetail {
+            name: l.kind.as_str().to_string(),
+            path: Some(l.path.display().to_string()),
+            bytes: l.bytes,
+        });
+        report.set_details(ComponentKind::BuildCache, paths.collect());
     }
     finish(
         ctx,

@@ -25,6 +25,7 @@ const OVERVIEW_NEEDS: Needs = Needs {
     volumes: true,
     pods: true,
     store_metadata: false,
+    build_leftovers: false,
 };
 
 pub fn overview(ctx: &Ctx) -> Result<Status> {

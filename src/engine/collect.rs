@@ -5,12 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+use super::build_cache::{self, Leftover, LeftoverKind};
 use super::local;
 use super::podman::{
     ContainerEntry, ContainerList, ImageEntry, InspectEntry, Podman, PodmanError, SizeTrouble,
     VolumeEntry,
 };
-use super::{Container, Image, Inventory, Layer, Volume};
+use super::{Container, ContainerState, Image, Inventory, Layer, Volume};
 use crate::runner::RunError;
 use crate::size::Reading;
 use crate::walk;
@@ -27,6 +28,8 @@ pub struct Needs {
     pub pods: bool,
     /// What the graph root holds besides the other lines (store path only).
     pub store_metadata: bool,
+    /// Build leftovers: temp dirs, the blob-info cache, external containers.
+    pub build_leftovers: bool,
 }
 
 impl Needs {
@@ -38,6 +41,7 @@ impl Needs {
             volumes: true,
             pods: true,
             store_metadata: true,
+            build_leftovers: true,
         }
     }
 }
@@ -56,6 +60,9 @@ pub struct Collected {
     /// The store-metadata line; `None` when not asked for or not
     /// measurable (`--cli-only` reads no store file).
     pub metadata: Option<super::metadata::StoreMetadata>,
+    /// Build leftovers, each path measured; `None` when not asked for.
+    /// External containers are here, not in the inventory's figures.
+    pub build_leftovers: Option<Vec<Leftover>>,
 }
 
 /// Sources that were asked for and did not answer.
@@ -74,7 +81,42 @@ pub fn collect(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
         .sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
     c.inventory.volumes.sort_by(|a, b| a.name.cmp(&b.name));
     c.inventory.pods.sort_by(|a, b| a.name.cmp(&b.name));
+    if needs.build_leftovers && !podman.is_remote() {
+        let found = temp_leftovers(podman, warnings);
+        c.build_leftovers.get_or_insert_with(Vec::new).extend(found);
+    }
     c
+}
+
+/// Leftovers in podman's temp dir and the blob-info cache: files of this
+/// machine whichever path lists the rest. A recording made before they
+/// were measured has none.
+fn temp_leftovers(podman: &Podman, warnings: &Warnings) -> Vec<Leftover> {
+    let env = super::resolve::Env::current();
+    let places = match super::resolve::build_places(&env) {
+        Ok(p) => p,
+        Err(e) => {
+            warnings.push(format!("build leftovers not looked for: {e}"));
+            return Vec::new();
+        }
+    };
+    let key = format!("{places:?}");
+    let found = podman.runner().measured("build-leftovers", &key, || {
+        Ok::<_, String>(build_cache::find(&places, env.euid))
+    });
+    match found {
+        Ok((items, errors)) => {
+            for e in errors {
+                warnings.push(format!("build leftovers not fully measured: {e}"));
+            }
+            items
+        }
+        Err(RunError::NotRecorded { .. }) => Vec::new(),
+        Err(e) => {
+            warnings.push(e);
+            Vec::new()
+        }
+    }
 }
 
 fn collect_any(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected {
@@ -92,10 +134,14 @@ fn collect_any(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
                     .store_metadata
                     .then(|| store_metadata(podman, &state, &inventory, warnings))
                     .flatten();
+                let build_leftovers = needs
+                    .build_leftovers
+                    .then(|| external_containers(&inventory, &dirs));
                 return Collected {
                     inventory,
                     reachable: true,
                     metadata,
+                    build_leftovers,
                     ..Collected::default()
                 };
             }
@@ -730,6 +776,21 @@ fn measure_dirs(
             v.lower_bound = !d.errors.is_empty();
         }
     }
+}
+
+/// Containers libpod does not own, as build leftovers: their writable
+/// layers, measured like any container's.
+fn external_containers(inv: &Inventory, dirs: &BTreeMap<String, PathBuf>) -> Vec<Leftover> {
+    inv.containers
+        .iter()
+        .filter(|c| c.state == ContainerState::External)
+        .map(|c| Leftover {
+            kind: LeftoverKind::ExternalContainer,
+            path: dirs.get(&c.id).cloned().unwrap_or_default(),
+            bytes: c.rw_bytes.unwrap_or(0),
+            lower_bound: c.lower_bound || c.rw_bytes.is_none(),
+        })
+        .collect()
 }
 
 /// The store-metadata walk, recorded and replayed like the others; a

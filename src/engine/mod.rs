@@ -1,6 +1,7 @@
 //! Container engines as a source of data: what images, layers, containers and
 //! volumes exist, with exact byte counts. Sources never print and never decide.
 
+pub mod build_cache;
 pub mod collect;
 pub mod docker;
 pub mod layers;

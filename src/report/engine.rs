@@ -53,7 +53,9 @@ impl DfReport {
                     ComponentKind::Images => failed.images,
                     ComponentKind::Containers => failed.containers,
                     ComponentKind::Volumes => failed.volumes,
-                    ComponentKind::Caches | ComponentKind::Metadata => false,
+                    ComponentKind::Caches | ComponentKind::Metadata | ComponentKind::BuildCache => {
+                        false
+                    }
                 },
                 figures: c,
                 details: Vec::new(),
