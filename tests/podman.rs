@@ -320,16 +320,25 @@ fn cli_only_reads_no_store_file_and_agrees_to_the_byte() {
     }
 }
 
-/// The store path's df less its `Store metadata` row, which only a read of
-/// the store can give (`--cli-only` has no such row).
+/// The store path's df less its `Store metadata` and `Build cache` rows,
+/// which only the local read gives (`--cli-only` is podman's output alone).
 fn without_metadata(mut df: Value) -> Value {
-    let rows = df["components"].as_array_mut().unwrap();
-    let at = rows
-        .iter()
-        .position(|c| c["kind"] == "metadata")
-        .expect("the store path has a metadata row");
-    let meta = rows.remove(at)["bytes"].as_u64().unwrap();
-    df["total_bytes"] = (df["total_bytes"].as_u64().unwrap() - meta).into();
+    for kind in ["metadata", "build_cache"] {
+        let rows = df["components"].as_array_mut().unwrap();
+        let at = rows
+            .iter()
+            .position(|c| c["kind"] == kind)
+            .unwrap_or_else(|| panic!("the store path has a {kind} row"));
+        let row = rows.remove(at);
+        for field in ["total_bytes", "reclaimable_bytes"] {
+            let key = if field == "total_bytes" {
+                "bytes"
+            } else {
+                field
+            };
+            df[field] = (df[field].as_u64().unwrap() - row[key].as_u64().unwrap()).into();
+        }
+    }
     df
 }
 

@@ -81,23 +81,28 @@ pub fn collect(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
         .sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
     c.inventory.volumes.sort_by(|a, b| a.name.cmp(&b.name));
     c.inventory.pods.sort_by(|a, b| a.name.cmp(&b.name));
-    if needs.build_leftovers && !podman.is_remote() {
-        let found = temp_leftovers(podman, warnings);
-        c.build_leftovers.get_or_insert_with(Vec::new).extend(found);
+    // Only with the store read: `--cli-only` is podman's output alone.
+    if let Some(items) = &mut c.build_leftovers {
+        match temp_leftovers(podman, warnings) {
+            Some(found) => items.extend(found),
+            // A recording made before they were measured: no row, unless
+            // external containers need one.
+            None if items.is_empty() => c.build_leftovers = None,
+            None => {}
+        }
     }
     c
 }
 
-/// Leftovers in podman's temp dir and the blob-info cache: files of this
-/// machine whichever path lists the rest. A recording made before they
-/// were measured has none.
-fn temp_leftovers(podman: &Podman, warnings: &Warnings) -> Vec<Leftover> {
+/// Leftovers in podman's temp dir and the blob-info cache; `None` from a
+/// recording made before they were measured.
+fn temp_leftovers(podman: &Podman, warnings: &Warnings) -> Option<Vec<Leftover>> {
     let env = super::resolve::Env::current();
     let places = match super::resolve::build_places(&env) {
         Ok(p) => p,
         Err(e) => {
             warnings.push(format!("build leftovers not looked for: {e}"));
-            return Vec::new();
+            return Some(Vec::new());
         }
     };
     let key = format!("{places:?}");
@@ -109,12 +114,12 @@ fn temp_leftovers(podman: &Podman, warnings: &Warnings) -> Vec<Leftover> {
             for e in errors {
                 warnings.push(format!("build leftovers not fully measured: {e}"));
             }
-            items
+            Some(items)
         }
-        Err(RunError::NotRecorded { .. }) => Vec::new(),
+        Err(RunError::NotRecorded { .. }) => None,
         Err(e) => {
             warnings.push(e);
-            Vec::new()
+            Some(Vec::new())
         }
     }
 }
