@@ -122,9 +122,9 @@ pub fn metadata_component(m: &crate::engine::metadata::StoreMetadata) -> Compone
     }
 }
 
-/// The `df` row for build leftovers: all of it is reclaimable (`podman
-/// system prune --build --external` on 5.x, removing the dirs; nothing
-/// reads them again but a later build's cache mounts).
+/// The `df` row for build leftovers: all of it is reclaimable (removing
+/// the paths; for external containers `podman rm -f` on 4.3, `podman system
+/// prune --build` on 5.x). Only a later build's cache mounts would reuse any.
 pub fn build_cache_component(items: &[crate::engine::build_cache::Leftover]) -> Component {
     let bytes = items.iter().map(|l| l.bytes).fold(0, u64::saturating_add);
     Component {
