@@ -177,3 +177,50 @@ fn an_interrupted_build_is_counted_once_and_reclaimed_as_measured() {
         "{removed} vs {freed}"
     );
 }
+
+#[test]
+#[ignore = "needs podman"]
+fn a_cache_mount_is_counted_where_buildah_keeps_it() {
+    let store = Store::build("one-image");
+    let tmp = store.dir.path().join("buildtmp");
+    let ctx = store.dir.path().join("ctx");
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Containerfile"),
+        "FROM localhost/solo:1\nRUN --mount=type=cache,target=/cache head -c 300000 /dev/urandom > /cache/blob\n",
+    )
+    .unwrap();
+    let out = store
+        .env(&mut Command::new("podman"))
+        .env("TMPDIR", &tmp)
+        .args(["build", "--network", "none", "-t", "localhost/cached:1"])
+        .arg(&ctx)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = store
+        .env(&mut Command::new(env!("CARGO_BIN_EXE_podman-storage")))
+        .env("TMPDIR", &tmp)
+        .args(["--no-progress", "--format", "json", "df"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let df: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mounts = items(&df, "cache mount");
+    eprintln!("cache mounts: {mounts:?}");
+    assert_eq!(mounts.len(), 1, "{df}");
+    let (path, bytes) = &mounts[0];
+    // podman 4.3's buildah names it `buildah-cache`; later ones add the uid.
+    assert_eq!(path, &tmp.join("buildah-cache"));
+    assert!(*bytes >= 300_000, "{bytes}");
+    assert_eq!(*bytes, du_sb(std::slice::from_ref(path)));
+    // Removing it is what reclaims it: du of the temp dir drops by as much.
+    let before = du_sbx(&[&tmp]);
+    std::fs::remove_dir_all(path).unwrap();
+    assert_eq!(before - du_sbx(&[&tmp]), *bytes);
+}

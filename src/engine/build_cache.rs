@@ -1,5 +1,5 @@
 //! Build leftovers: what builds and pulls leave on disk that `podman system
-//! df` never shows. buildah's cache mounts (`buildah-cache-<uid>`), c/image's
+//! df` never shows. buildah's cache mounts (`buildah-cache[-<uid>]`), c/image's
 //! pull temp dirs (`container_images_*`) and interrupted builds' dirs
 //! (`buildah*`) in the temp dir podman uses, c/image's blob-info cache, and
 //! containers libpod does not own (buildah working containers, the build
@@ -18,7 +18,7 @@ use crate::walk;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LeftoverKind {
-    /// `RUN --mount=type=cache` dirs (`buildah-cache-<uid>`).
+    /// `RUN --mount=type=cache` dirs (`buildah-cache`, `buildah-cache-<uid>`).
     CacheMount,
     /// `container_images_*`: a pull or copy that did not finish.
     PullTemp,
@@ -43,7 +43,9 @@ impl LeftoverKind {
 
     /// What a temp-dir entry is, by the name buildah or c/image gives it.
     fn of_temp_entry(name: &str, uid: u32) -> Option<Self> {
-        if name == format!("buildah-cache-{uid}") {
+        // podman 4.3's buildah (1.28) names it `buildah-cache`, later ones
+        // add the uid.
+        if name == "buildah-cache" || name == format!("buildah-cache-{uid}") {
             Some(Self::CacheMount)
         } else if name.starts_with("buildah-cache-") {
             None // another user's
@@ -136,6 +138,7 @@ mod tests {
     fn temp_entries_are_told_apart_by_buildah_and_c_image_names() {
         use LeftoverKind as K;
         assert_eq!(K::of_temp_entry("buildah-cache-0", 0), Some(K::CacheMount));
+        assert_eq!(K::of_temp_entry("buildah-cache", 0), Some(K::CacheMount));
         assert_eq!(K::of_temp_entry("buildah-cache-4242", 0), None);
         assert_eq!(
             K::of_temp_entry("container_images_storage123", 0),
