@@ -52,6 +52,9 @@ pub enum ComponentKind {
     Volumes,
     Caches,
     Logs,
+    Metadata,
+    #[serde(rename = "build_cache")]
+    BuildCache,
 }
 
 impl ComponentKind {
@@ -62,6 +65,8 @@ impl ComponentKind {
             Self::Volumes => "Local Volumes",
             Self::Caches => "Blob caches",
             Self::Logs => "Container logs",
+            Self::Metadata => "Store metadata",
+            Self::BuildCache => "Build cache",
         }
     }
 }
@@ -102,6 +107,35 @@ pub fn caches_component(reports: &[crate::caches::CacheReport], total_bytes: u64
             })
             .fold(0, u64::saturating_add),
         incomplete: false,
+    }
+}
+
+/// The `df` row for what the graph root holds besides the other rows:
+/// nothing in it is freed on its own (it goes with what it describes), so
+/// none of it is reclaimable.
+pub fn metadata_component(m: &crate::engine::metadata::StoreMetadata) -> Component {
+    Component {
+        kind: ComponentKind::Metadata,
+        count: m.parts.len() as u64,
+        active: 0,
+        bytes: m.bytes,
+        reclaimable_bytes: 0,
+        incomplete: !m.errors.is_empty(),
+    }
+}
+
+/// The `df` row for build leftovers: all of it is reclaimable (removing
+/// the paths; for external containers `podman rm -f` on 4.3, `podman system
+/// prune --build` on 5.x). Only a later build's cache mounts would reuse any.
+pub fn build_cache_component(items: &[crate::engine::build_cache::Leftover]) -> Component {
+    let bytes = items.iter().map(|l| l.bytes).fold(0, u64::saturating_add);
+    Component {
+        kind: ComponentKind::BuildCache,
+        count: items.len() as u64,
+        active: 0,
+        bytes,
+        reclaimable_bytes: bytes,
+        incomplete: items.iter().any(|l| l.lower_bound),
     }
 }
 
@@ -227,22 +261,22 @@ pub fn components(inv: &Inventory) -> Vec<Component> {
         incomplete: false,
     };
     let rw = |c: &crate::engine::Container| c.rw_bytes.unwrap_or(0);
+    // Containers libpod does not own are build leftovers, counted there.
+    let podmans = inv
+        .containers
+        .iter()
+        .filter(|c| c.state != crate::engine::ContainerState::External);
     let containers = Component {
         kind: ComponentKind::Containers,
-        count: inv.containers.len() as u64,
-        active: inv
-            .containers
-            .iter()
-            .filter(|c| c.state.is_active())
-            .count() as u64,
-        bytes: inv.containers.iter().map(rw).fold(0, u64::saturating_add),
-        reclaimable_bytes: inv
-            .containers
-            .iter()
+        count: podmans.clone().count() as u64,
+        active: podmans.clone().filter(|c| c.state.is_active()).count() as u64,
+        bytes: podmans.clone().map(rw).fold(0, u64::saturating_add),
+        reclaimable_bytes: podmans
+            .clone()
             .filter(|c| c.state.is_prunable())
             .map(rw)
             .fold(0, u64::saturating_add),
-        incomplete: inv.containers.iter().any(|c| c.lower_bound),
+        incomplete: podmans.clone().any(|c| c.lower_bound),
     };
     let vbytes = |v: &crate::engine::Volume| v.bytes.unwrap_or(0);
     let volumes = Component {

@@ -212,6 +212,124 @@ fn truth(setup: Setup) -> Truth {
     }
 }
 
+/// `du -sbx` of the graph root, and the bytes of containers' k8s-file logs
+/// in it (counted by no line yet), from podman's own answer for where it
+/// is; and that path as the setup sees it.
+fn disk_total(setup: Setup) -> (u64, u64, PathBuf, String) {
+    let inside = setup
+        .ok(&["podman", "info", "--format", "{{.Store.GraphRoot}}"])
+        .trim()
+        .to_string();
+    let gr = setup.host_path(&inside);
+    let out = Command::new("du").arg("-sbx").arg(&gr).output().unwrap();
+    let du: u64 = String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let out = Command::new("find")
+        .arg(&gr)
+        .args(["-xdev", "-name", "ctr.log", "-type", "f", "-printf", "%s\n"])
+        .output()
+        .unwrap();
+    let logs = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse::<u64>().unwrap())
+        .sum();
+    (du, logs, gr, inside)
+}
+
+/// Bytes inside overlay's `work/work` dirs, which the kernel makes mode
+/// 000: a rootless user (the tool, and podman) cannot read them, so only
+/// root's `du` counts them. 0 where the tool runs as root.
+fn unreadable_scratch(setup: Setup, gr: &Path) -> u64 {
+    if setup != Setup::Rootless5 {
+        return 0;
+    }
+    let out = Command::new("find")
+        .arg(gr)
+        .args(["-xdev", "-path", "*/work/work/*", "-printf", "%s\n"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse::<u64>().unwrap())
+        .sum()
+}
+
+/// The rows' details of one kind as (name, path, bytes).
+fn details(df: &Value, kind: &str) -> Vec<(String, String, u64)> {
+    df["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == kind)
+        .flat_map(|c| c["details"].as_array().cloned().unwrap_or_default())
+        .map(|d| {
+            (
+                d["name"].as_str().unwrap().to_string(),
+                d["path"].as_str().unwrap_or_default().to_string(),
+                d["bytes"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The store-metadata row against the disk: df's total is what `du -sbx`
+/// finds in the graph root (volumes are in it here) within 0.5%, and the
+/// parts nothing else lives in match `du`/`stat` of their files exactly.
+fn check_metadata(setup: Setup, df: &Value, driver: &str) {
+    let (du, logs, gr, inside) = disk_total(setup);
+    // Build leftovers outside the graph root (the blob-info cache, temp
+    // dirs) are not in its du; each is checked against its own du.
+    let mut outside = 0;
+    for (name, path, bytes) in details(df, "build_cache") {
+        if !path.starts_with(&inside) {
+            assert_eq!(bytes, du_sb(&[setup.host_path(&path)]), "{name} {path}");
+            outside += bytes;
+        }
+    }
+    let total = df["total_bytes"].as_u64().unwrap() - outside + unreadable_scratch(setup, &gr);
+    let meta = df["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "metadata")
+        .unwrap_or_else(|| panic!("no metadata row: {df}"));
+    let part = |name: &str| -> u64 {
+        meta["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["name"] == name)
+            .map_or(0, |d| d["bytes"].as_u64().unwrap())
+    };
+    eprintln!(
+        "{setup:?}: df total {total} (logs {logs}) vs du -sbx {du}; metadata {} ({})",
+        meta["bytes"], meta["details"]
+    );
+    assert!(meta["bytes"].as_u64().unwrap() > 0);
+    assert_eq!(
+        part("layer records"),
+        du_sb(&[gr.join(format!("{driver}-layers"))]),
+        "layers.json and tar-split files"
+    );
+    let db = ["db.sql", "libpod/bolt_state.db"]
+        .iter()
+        .map(|f| gr.join(f))
+        .find(|p| p.exists())
+        .expect("a libpod database in the graph root");
+    assert_eq!(part("database"), std::fs::metadata(&db).unwrap().len());
+    assert!(
+        within(total, du, 0.5),
+        "df total {total} (logs {logs} in it) vs du -sbx {du}"
+    );
+}
+
 fn bytes(df: &Value, kind: &str) -> u64 {
     df["components"]
         .as_array()
@@ -270,6 +388,15 @@ fn check(setup: Setup) {
         t.volumes
     );
     assert_eq!(sv, cv, "volumes: both paths walk podman's mountpoints");
+    check_metadata(setup, &store, &t.driver);
+    assert!(
+        cli["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["kind"] != "metadata"),
+        "--cli-only reads no store file, so it has no metadata row"
+    );
     if t.driver == "vfs" {
         // podman's own figures count each layer's changes, not the full
         // copies vfs keeps: the CLI path can only say what podman says.
@@ -311,7 +438,12 @@ fn check(setup: Setup) {
     setup.script("buildah");
     let after = setup.json(&["df"]);
     let t2 = truth(setup);
-    let grown = bytes(&after, "containers") - sc;
+    assert_eq!(bytes(&after, "containers"), sc, "not podman's container");
+    let grown: u64 = details(&after, "build_cache")
+        .iter()
+        .filter(|d| d.0 == "external container")
+        .map(|d| d.2)
+        .sum();
     let real = t2.containers - t.containers;
     eprintln!("{setup:?}: buildah container: store +{grown} B, disk +{real} B");
     assert!(real > 250_000, "the working container wrote 300 kB");
@@ -319,6 +451,7 @@ fn check(setup: Setup) {
         within(grown, real, 1.0),
         "buildah container {grown} vs disk {real}"
     );
+    check_metadata(setup, &after, &t.driver);
     let ctrs = setup.json(&["containers", "--size"]);
     assert!(
         ctrs["containers"]
@@ -328,10 +461,57 @@ fn check(setup: Setup) {
             .any(|c| c["state"] == "external"),
         "{ctrs}"
     );
+    reclaim_external(setup, &after);
     setup.script("reset");
     if setup == Setup::Rootless43OwnConf {
         std::fs::remove_file("/home/psuser/.config/containers/storage.conf").unwrap();
     }
+}
+
+/// The real reclaim of the build cache's external container: `podman
+/// system prune --build` on 5.4 (`--external` alone left the buildah
+/// container; `--build` also prunes stopped containers and dangling
+/// images), `podman rm -f` on 4.3 (whose prune has neither flag). The disk
+/// gets back what df's total loses.
+fn reclaim_external(setup: Setup, before: &Value) {
+    let (du_before, _, gr, _) = disk_total(setup);
+    let hidden_before = unreadable_scratch(setup, &gr);
+    if setup.in_tree() {
+        setup.ok(&["podman", "system", "prune", "--build", "-f"]);
+    } else {
+        let list = setup.ok(&[
+            "podman",
+            "ps",
+            "-a",
+            "--external",
+            "--format",
+            "{{.ID}} {{.Status}}",
+        ]);
+        for line in list.lines().filter(|l| l.ends_with(" Storage")) {
+            setup.ok(&["podman", "rm", "-f", line.split(' ').next().unwrap()]);
+        }
+    }
+    let (du_after, ..) = disk_total(setup);
+    let after = setup.json(&["df"]);
+    let hidden = hidden_before - unreadable_scratch(setup, &gr);
+    let freed = du_before - du_after - hidden;
+    eprintln!(
+        "{setup:?}: of the freed bytes, {hidden} were in overlay work dirs the user cannot read"
+    );
+    let dropped = before["total_bytes"].as_u64().unwrap() - after["total_bytes"].as_u64().unwrap();
+    eprintln!(
+        "{setup:?}: external container reclaimed: du freed {freed}, df total dropped {dropped}"
+    );
+    assert!(
+        details(&after, "build_cache")
+            .iter()
+            .all(|d| d.0 != "external container"),
+        "{after}"
+    );
+    assert!(
+        within(dropped, freed, 0.5),
+        "df dropped {dropped}, disk freed {freed}"
+    );
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! `df`, `images`, `containers`, `volumes`: one engine, its views.
 
 use anyhow::{bail, Result};
+use podman_storage::account::ComponentKind;
 use podman_storage::engine::collect::{Collected, Failed, Needs};
-use podman_storage::report::engine::{ContainersView, DfReport, ImagesView, VolumesView};
+use podman_storage::report::engine::{ContainersView, DfDetail, DfReport, ImagesView, VolumesView};
 use podman_storage::report::to_json;
 use podman_storage::{account, caches, Status, Warnings};
 
@@ -60,6 +61,8 @@ pub fn df(ctx: &Ctx) -> Result<Status> {
         container_sizes: true,
         volumes: true,
         pods: false,
+        store_metadata: true,
+        build_leftovers: true,
     };
     let config = ctx.config()?;
     let (c, caches_row) = std::thread::scope(|s| {
@@ -78,10 +81,32 @@ pub fn df(ctx: &Ctx) -> Result<Status> {
     let c = c?;
     let mut components = account::components(&c.inventory);
     components.extend(account::logs_component(&c.inventory));
+    if let Some(m) = &c.metadata {
+        components.push(account::metadata_component(m));
+    }
+    if let Some(items) = &c.build_leftovers {
+        components.push(account::build_cache_component(items));
+    }
     if caches_row.count > 0 {
         components.push(caches_row);
     }
-    let report = DfReport::new(components, &c.failed, warnings.to_vec());
+    let mut report = DfReport::new(components, &c.failed, warnings.to_vec());
+    if let Some(m) = &c.metadata {
+        let parts = m.parts.iter().map(|(name, bytes)| DfDetail {
+            name: name.clone(),
+            path: None,
+            bytes: *bytes,
+        });
+        report.set_details(ComponentKind::Metadata, parts.collect());
+    }
+    if let Some(items) = &c.build_leftovers {
+        let paths = items.iter().map(|l| DfDetail {
+            name: l.kind.as_str().to_string(),
+            path: Some(l.path.display().to_string()),
+            bytes: l.bytes,
+        });
+        report.set_details(ComponentKind::BuildCache, paths.collect());
+    }
     finish(
         ctx,
         &warnings,

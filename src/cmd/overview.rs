@@ -24,6 +24,8 @@ const OVERVIEW_NEEDS: Needs = Needs {
     container_sizes: false,
     volumes: true,
     pods: true,
+    store_metadata: false,
+    build_leftovers: false,
 };
 
 pub fn overview(ctx: &Ctx) -> Result<Status> {

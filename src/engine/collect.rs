@@ -5,12 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+use super::build_cache::{self, Leftover, LeftoverKind};
 use super::local;
 use super::podman::{
     ContainerEntry, ContainerList, ImageEntry, InspectEntry, Podman, PodmanError, SizeTrouble,
     VolumeEntry,
 };
-use super::{Container, Image, Inventory, Layer, Volume};
+use super::{Container, ContainerState, Image, Inventory, Layer, Volume};
 use crate::runner::RunError;
 use crate::size::Reading;
 use crate::walk;
@@ -25,6 +26,10 @@ pub struct Needs {
     pub container_sizes: bool,
     pub volumes: bool,
     pub pods: bool,
+    /// What the graph root holds besides the other lines (store path only).
+    pub store_metadata: bool,
+    /// Build leftovers: temp dirs, the blob-info cache, external containers.
+    pub build_leftovers: bool,
 }
 
 impl Needs {
@@ -35,6 +40,8 @@ impl Needs {
             container_sizes: true,
             volumes: true,
             pods: true,
+            store_metadata: true,
+            build_leftovers: true,
         }
     }
 }
@@ -50,6 +57,12 @@ pub struct Collected {
     /// Layer sizes were estimated from image totals (remote store with
     /// images that branch where there is no image).
     pub approximate_layers: bool,
+    /// The store-metadata line; `None` when not asked for or not
+    /// measurable (`--cli-only` reads no store file).
+    pub metadata: Option<super::metadata::StoreMetadata>,
+    /// Build leftovers, each path measured; `None` when not asked for.
+    /// External containers are here, not in the inventory's figures.
+    pub build_leftovers: Option<Vec<Leftover>>,
 }
 
 /// Sources that were asked for and did not answer.
@@ -68,7 +81,48 @@ pub fn collect(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
         .sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
     c.inventory.volumes.sort_by(|a, b| a.name.cmp(&b.name));
     c.inventory.pods.sort_by(|a, b| a.name.cmp(&b.name));
+    // Only with the store read: `--cli-only` is podman's output alone.
+    if let Some(items) = &mut c.build_leftovers {
+        match temp_leftovers(podman, warnings) {
+            Some(found) => items.extend(found),
+            // A recording made before they were measured: no row, unless
+            // external containers need one.
+            None if items.is_empty() => c.build_leftovers = None,
+            None => {}
+        }
+    }
     c
+}
+
+/// Leftovers in podman's temp dir and the blob-info cache; `None` from a
+/// recording made before they were measured.
+fn temp_leftovers(podman: &Podman, warnings: &Warnings) -> Option<Vec<Leftover>> {
+    let env = super::resolve::Env::current();
+    let places = match super::resolve::build_places(&env) {
+        Ok(p) => p,
+        Err(e) => {
+            warnings.push(format!("build leftovers not looked for: {e}"));
+            return Some(Vec::new());
+        }
+    };
+    let key = format!("{places:?}");
+    let euid = env.euid;
+    let found = podman.runner().measured("build-leftovers", &key, move || {
+        Ok::<_, String>(build_cache::find(&places, euid))
+    });
+    match found {
+        Ok((items, errors)) => {
+            for e in errors {
+                warnings.push(format!("build leftovers not fully measured: {e}"));
+            }
+            Some(items)
+        }
+        Err(RunError::NotRecorded { .. }) => None,
+        Err(e) => {
+            warnings.push(e);
+            Some(Vec::new())
+        }
+    }
 }
 
 fn collect_any(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected {
@@ -93,9 +147,18 @@ fn collect_any(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
                         warnings,
                     );
                 }
+                let metadata = needs
+                    .store_metadata
+                    .then(|| store_metadata(podman, &state, &inventory, warnings))
+                    .flatten();
+                let build_leftovers = needs
+                    .build_leftovers
+                    .then(|| external_containers(&inventory, &dirs));
                 return Collected {
                     inventory,
                     reachable: true,
+                    metadata,
+                    build_leftovers,
                     ..Collected::default()
                 };
             }
@@ -751,6 +814,67 @@ fn measure_dirs(
             }
             v.bytes = Some(d.apparent_bytes);
             v.lower_bound = !d.errors.is_empty();
+        }
+    }
+}
+
+/// Containers libpod does not own, as build leftovers: their writable
+/// layers, measured like any container's.
+fn external_containers(inv: &Inventory, dirs: &BTreeMap<String, PathBuf>) -> Vec<Leftover> {
+    inv.containers
+        .iter()
+        .filter(|c| c.state == ContainerState::External)
+        .map(|c| Leftover {
+            kind: LeftoverKind::ExternalContainer,
+            path: dirs.get(&c.id).cloned().unwrap_or_default(),
+            bytes: c.rw_bytes.unwrap_or(0),
+            lower_bound: c.lower_bound || c.rw_bytes.is_none(),
+        })
+        .collect()
+}
+
+/// The store-metadata walk, recorded and replayed like the others; a
+/// recording made before it existed has none (then there is no line).
+fn store_metadata(
+    podman: &Podman,
+    state: &local::LocalState,
+    inv: &Inventory,
+    warnings: &Warnings,
+) -> Option<super::metadata::StoreMetadata> {
+    use super::metadata;
+    if state.graphroot.as_os_str().is_empty() {
+        return None;
+    }
+    let volumes: Vec<PathBuf> = inv
+        .volumes
+        .iter()
+        .map(|v| PathBuf::from(&v.mountpoint))
+        .collect();
+    // The files the logs line counts; where it did not look, where
+    // k8s-file logs are by default.
+    let mut logs = metadata::default_log_paths(state);
+    logs.extend(
+        inv.containers
+            .iter()
+            .filter_map(|c| c.log.as_ref()?.path.as_ref())
+            .map(PathBuf::from),
+    );
+    let key = state.graphroot.display().to_string();
+    let planned = metadata::plan(state, &volumes, &logs);
+    let graphroot = state.graphroot.clone();
+    match podman.runner().measured("store-walk", &key, move || {
+        Ok::<_, String>(metadata::measure_planned(graphroot, planned))
+    }) {
+        Ok(m) => {
+            for e in &m.errors {
+                warnings.push(format!("store metadata not fully measured: {e}"));
+            }
+            Some(m)
+        }
+        Err(RunError::NotRecorded { .. }) => None,
+        Err(e) => {
+            warnings.push(e);
+            None
         }
     }
 }

@@ -33,6 +33,12 @@ pub struct LocalState {
     /// give them (vfs, partial pulls): (bytes, problems met while walking).
     #[serde(default)]
     pub walked_layers: BTreeMap<String, (u64, Vec<String>)>,
+    /// The graph root and libpod's database file, for the store-metadata
+    /// walk; empty in recordings made before it existed.
+    #[serde(default)]
+    pub graphroot: PathBuf,
+    #[serde(default)]
+    pub database: PathBuf,
 }
 
 /// Reads of libpod's database and the store are two moments: a container
@@ -76,6 +82,8 @@ pub fn read(
                     store,
                     libpod,
                     walked_layers,
+                    graphroot: r.store.graphroot.clone(),
+                    database: r.database.path().to_path_buf(),
                 }));
             }
             Err(e) => last = e,

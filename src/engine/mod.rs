@@ -1,12 +1,14 @@
 //! Container engines as a source of data: what images, layers, containers and
 //! volumes exist, with exact byte counts. Sources never print and never decide.
 
+pub mod build_cache;
 pub mod collect;
 pub mod docker;
 pub mod layers;
 pub mod libpod;
 pub mod local;
 pub mod logs;
+pub mod metadata;
 pub mod podman;
 pub mod resolve;
 pub mod store;

@@ -175,6 +175,7 @@ struct EngineSection {
     volume_path: Option<PathBuf>,
     database_backend: Option<String>,
     tmp_dir: Option<PathBuf>,
+    image_copy_tmp_dir: Option<String>,
 }
 
 /// Resolves the store and database; an error names the file that could not
@@ -409,8 +410,44 @@ fn engine_config(env: &Env) -> Result<EngineSection, String> {
         merged.volume_path = e.volume_path.or(merged.volume_path);
         merged.database_backend = e.database_backend.or(merged.database_backend);
         merged.tmp_dir = e.tmp_dir.or(merged.tmp_dir);
+        merged.image_copy_tmp_dir = e.image_copy_tmp_dir.or(merged.image_copy_tmp_dir);
     }
     Ok(merged)
+}
+
+/// Where builds and pulls leave files outside the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildPlaces {
+    /// buildah's and c/image's temp dir: `TMPDIR`, else containers.conf
+    /// `image_copy_tmp_dir`, else `/var/tmp`; `None` when that is the
+    /// store's own `tmp` (`"storage"`), already in the graph root.
+    pub tmp_dir: Option<PathBuf>,
+    /// c/image's blob-info cache: `/var/lib/containers/cache` for root,
+    /// `$XDG_DATA_HOME/containers/cache` (`~/.local/share/...`) otherwise.
+    /// Seen there on podman 4.3 (`.boltdb`) and 5.4 (`.sqlite`) alike.
+    pub blob_info_cache_dir: Option<PathBuf>,
+}
+
+pub fn build_places(env: &Env) -> Result<BuildPlaces, String> {
+    let engine = engine_config(env)?;
+    let tmp_dir = match (env.var("TMPDIR"), engine.image_copy_tmp_dir.as_deref()) {
+        (Some(t), _) => Some(PathBuf::from(t)),
+        (None, Some("storage")) => None,
+        (None, Some(d)) if d.starts_with('/') => Some(PathBuf::from(d)),
+        (None, _) => Some(PathBuf::from("/var/tmp")),
+    };
+    let blob_info_cache_dir = if env.rootless() {
+        env.var("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .or_else(|| Some(env.home()?.join(".local/share")))
+            .map(|d| d.join("containers/cache"))
+    } else {
+        Some(PathBuf::from("/var/lib/containers/cache"))
+    };
+    Ok(BuildPlaces {
+        tmp_dir,
+        blob_info_cache_dir,
+    })
 }
 
 /// c/storage expands these three in `rootless_storage_path`.

@@ -111,6 +111,10 @@ pub struct StoredImage {
     #[serde(default)]
     pub mapped_layers: Vec<String>,
     pub metadata_bytes: u64,
+    /// The files `metadata_bytes` measures (config, manifests): counted
+    /// with the image, so the store-metadata walk leaves them out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub big_data_files: Vec<PathBuf>,
     #[serde(default)]
     pub config: ImageConfig,
     /// From an additional (read-only) image store: no prune here frees it.
@@ -192,10 +196,18 @@ impl StoreLocation {
     }
 
     /// containers/storage keeps an image's big data (config, manifests) as
-    /// files named `=` + base64(key) in the image's directory.
+    /// files in the image's directory, named by the key when it is only
+    /// `[a-z0-9.]` (`manifest`), else `=` + base64(key) (`sha256:...`).
     fn big_data_file(&self, root: &Path, image: &str, key: &str) -> PathBuf {
         use base64::Engine as _;
-        let name = format!("={}", base64::engine::general_purpose::STANDARD.encode(key));
+        let plain = key
+            .bytes()
+            .all(|b| b == b'.' || b.is_ascii_digit() || b.is_ascii_lowercase());
+        let name = if plain && !key.is_empty() {
+            key.to_string()
+        } else {
+            format!("={}", base64::engine::general_purpose::STANDARD.encode(key))
+        };
         self.kind_dir(root, "images").join(image).join(name)
     }
 }
@@ -410,6 +422,11 @@ fn build(
                 layers: chain,
                 mapped_layers: mapped,
                 metadata_bytes,
+                big_data_files: img
+                    .big_data_sizes
+                    .keys()
+                    .map(|k| loc.big_data_file(root, &img.id, k))
+                    .collect(),
                 config,
                 read_only,
             },

@@ -18,6 +18,19 @@ pub struct DfComponent {
     /// False when the engine could not list this component: its figures are
     /// zeros that mean "unknown", and the table shows `?`.
     pub measured: bool,
+    /// What the row is made of (store metadata's parts, build leftovers'
+    /// paths), in bytes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<DfDetail>,
+}
+
+/// One part of a `df` row.
+#[derive(Debug, Serialize)]
+pub struct DfDetail {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    pub bytes: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -40,9 +53,12 @@ impl DfReport {
                     ComponentKind::Images => failed.images,
                     ComponentKind::Containers | ComponentKind::Logs => failed.containers,
                     ComponentKind::Volumes => failed.volumes,
-                    ComponentKind::Caches => false,
+                    ComponentKind::Caches | ComponentKind::Metadata | ComponentKind::BuildCache => {
+                        false
+                    }
                 },
                 figures: c,
+                details: Vec::new(),
             })
             .collect();
         DfReport {
@@ -61,6 +77,13 @@ impl DfReport {
         }
     }
 
+    /// Names what a row is made of in `--format json`.
+    pub fn set_details(&mut self, kind: ComponentKind, details: Vec<DfDetail>) {
+        if let Some(c) = self.components.iter_mut().find(|c| c.figures.kind == kind) {
+            c.details = details;
+        }
+    }
+
     pub fn table(&self, units: Units) -> String {
         let mut t = Table::new(&[
             ("TYPE", Align::Left),
@@ -72,6 +95,7 @@ impl DfReport {
         for DfComponent {
             figures: c,
             measured,
+            ..
         } in &self.components
         {
             if !measured {

@@ -65,12 +65,19 @@ impl Usage {
 
 /// Measures every root concurrently; one `Usage` per root, in order.
 pub fn measure(roots: &[PathBuf], opts: &WalkOptions) -> Vec<Usage> {
-    tree::measure(roots, opts)
+    tree::measure(roots, &[], opts)
+}
+
+/// Like [`measure`], but a root flagged in `fences` is neither walked nor
+/// counted (its `Usage` is zeros): it only keeps the other roots out of it.
+/// For a walk that must leave out what another walk already measured.
+pub fn measure_around(roots: &[PathBuf], fences: &[bool], opts: &WalkOptions) -> Vec<Usage> {
+    tree::measure(roots, fences, opts)
 }
 
 /// Measures one root.
 pub fn measure_one(root: &Path, opts: &WalkOptions) -> Usage {
-    tree::measure(&[root.to_path_buf()], opts)
+    tree::measure(&[root.to_path_buf()], &[], opts)
         .pop()
         .unwrap_or_default()
 }
@@ -96,7 +103,7 @@ pub fn measure_children(
     }
     names.sort();
     let roots: Vec<PathBuf> = names.iter().map(|n| dir.join(n)).collect();
-    let usages = tree::measure(&roots, opts);
+    let usages = tree::measure(&roots, &[], opts);
     Ok(names.into_iter().zip(usages).collect())
 }
 

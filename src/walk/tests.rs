@@ -204,3 +204,24 @@ fn sparse_sizes_past_u64_saturate() {
     assert_eq!(u.file_bytes, u64::MAX);
     assert_eq!(u.files, 3);
 }
+
+#[test]
+fn a_fence_is_neither_walked_nor_counted_but_keeps_later_roots_out() {
+    let t = tempfile::tempdir().unwrap();
+    let top = t.path().join("top");
+    let fenced = top.join("fenced");
+    fs::create_dir_all(fenced.join("deep")).unwrap();
+    write(&fenced.join("deep/big"), 5000);
+    let file = top.join("counted-elsewhere");
+    write(&file, 700);
+    write(&top.join("mine"), 30);
+    let roots = vec![fenced.clone(), file.clone(), top.clone()];
+    let u = measure_around(&roots, &[true, true, false], &opts());
+    assert_eq!(u[0], Usage::default());
+    assert_eq!(u[1], Usage::default());
+    let (all, _, _) = expected(&top);
+    let (inside, _, _) = expected(&fenced);
+    assert_eq!(u[2].apparent_bytes, all - inside - 700);
+    assert_eq!(u[2].files, 1);
+    assert!(u[2].errors.is_empty());
+}

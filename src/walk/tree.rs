@@ -41,7 +41,7 @@ use rayon::{Scope, ThreadPool, ThreadPoolBuilder};
 use super::sys::{self, Stat};
 use super::{Usage, WalkError, WalkOptions};
 
-pub(super) fn measure(roots: &[PathBuf], opts: &WalkOptions) -> Vec<Usage> {
+pub(super) fn measure(roots: &[PathBuf], fences: &[bool], opts: &WalkOptions) -> Vec<Usage> {
     let mut starts = Vec::with_capacity(roots.len());
     let walk = Walk::new(roots.len(), opts);
     for (i, root) in roots.iter().enumerate() {
@@ -60,7 +60,7 @@ pub(super) fn measure(roots: &[PathBuf], opts: &WalkOptions) -> Vec<Usage> {
     in_walk_pool(|s| {
         let walk = shared;
         for (i, name, st) in starts {
-            if walk.roots[i].shadowed.load(Relaxed) {
+            if walk.roots[i].shadowed.load(Relaxed) || fences.get(i) == Some(&true) {
                 continue;
             }
             let mut tally = Tally::default();
