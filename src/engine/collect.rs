@@ -10,7 +10,7 @@ use super::podman::{
     ContainerEntry, ContainerList, HistoryEntry, ImageEntry, InspectEntry, Inspected, Podman,
     PodmanError, SizeTrouble, VolumeEntry,
 };
-use super::{Container, Image, Inventory, Layer, Volume};
+use super::{Container, Image, Inventory, Layer, Pod, Volume};
 use crate::runner::RunError;
 use crate::size::Reading;
 use crate::walk;
@@ -104,20 +104,20 @@ fn collect_cli(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
     // Each podman call is mostly start-up work on the CPU, so on a machine
     // of few cores fewer calls beat more threads: nothing is asked whose
     // answer is already known.
-    let (images, containers, volumes, pods) = std::thread::scope(|s| {
+    let (images, containers, volumes) = std::thread::scope(|s| {
         // The images' chain (list, then inspect beside history) is the
         // longest: it starts first.
         let images = needs
             .images
             .then(|| s.spawn(|| podman.images().map(|e| resolve_layers(podman, e, warnings))));
-        let containers = (needs.containers || needs.images)
-            .then(|| s.spawn(|| podman.containers(needs.container_sizes)));
+        let containers = (needs.containers || needs.images || needs.pods)
+            .then(|| s.spawn(|| containers_and_pods(podman, needs)));
         let volumes = needs
             .volumes
             .then(|| s.spawn(|| volumes_and_dangling(podman)));
-        let pods = needs.pods.then(|| s.spawn(|| podman.pods()));
-        (join(images), join(containers), join(volumes), join(pods))
+        (join(images), join(containers), join(volumes))
     });
+    let (containers, pods) = containers.map_or((None, None), |c| (Some(c.list), c.pods));
     let (volumes, dangling) = match volumes {
         Some(Ok(list)) => (Some(Ok(list.volumes)), list.dangling),
         Some(Err(e)) => (Some(Err(e)), None),
@@ -203,6 +203,24 @@ fn collect_cli(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
         }
     }
     out
+}
+
+/// `podman ps -a` and the pods its containers are in.
+struct ContainerAnswer {
+    list: Result<ContainerList, PodmanError>,
+    /// `None` when not needed or no container is in a pod.
+    pods: Option<Result<Vec<Pod>, PodmanError>>,
+}
+
+/// `podman ps -a`, then `podman pod ps` only when a container is in a pod:
+/// a pod holds no bytes of its own, it only groups containers.
+fn containers_and_pods(podman: &Podman, needs: Needs) -> ContainerAnswer {
+    let list = podman.containers(needs.container_sizes);
+    let in_pods = list
+        .as_ref()
+        .is_ok_and(|l| l.containers.iter().any(|c| !c.pod.is_empty()));
+    let pods = (needs.pods && in_pods).then(|| podman.pods());
+    ContainerAnswer { list, pods }
 }
 
 /// `podman volume ls` and which of them no container uses.
