@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use super::build_cache::{self, Leftover, LeftoverKind};
 use super::local;
 use super::podman::{
-    ContainerEntry, ContainerList, ImageEntry, InspectEntry, Podman, PodmanError, SizeTrouble,
-    VolumeEntry,
+    ContainerEntry, ContainerList, HistoryEntry, ImageEntry, InspectEntry, Inspected, Podman,
+    PodmanError, SizeTrouble, VolumeEntry,
 };
-use super::{Container, ContainerState, Image, Inventory, Layer, Volume};
+use super::{Container, ContainerState, Image, Inventory, Layer, Pod, Volume};
 use crate::runner::RunError;
 use crate::size::Reading;
 use crate::walk;
@@ -175,27 +175,30 @@ fn collect_any(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
 /// tests can hold the store path against it as an independent source.
 fn collect_cli(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected {
     let local = !podman.is_remote();
-    let (images, containers, volumes, dangling, pods, logs) = std::thread::scope(|s| {
-        // The images' chain (list, inspect, history) is the longest: it starts first.
+    // Each podman call is mostly start-up work on the CPU, so on a machine
+    // of few cores fewer calls beat more threads: nothing is asked whose
+    // answer is already known.
+    let (images, containers, volumes, logs) = std::thread::scope(|s| {
+        // The images' chain (list, then inspect beside history) is the
+        // longest: it starts first.
         let images = needs
             .images
             .then(|| s.spawn(|| podman.images().map(|e| resolve_layers(podman, e, warnings))));
-        let containers = (needs.containers || needs.images)
-            .then(|| s.spawn(|| podman.containers(needs.container_sizes)));
-        let volumes = needs.volumes.then(|| s.spawn(|| podman.volumes()));
-        let dangling = needs.volumes.then(|| s.spawn(|| podman.dangling_volumes()));
-        let pods = needs.pods.then(|| s.spawn(|| podman.pods()));
+        let containers = (needs.containers || needs.images || needs.pods)
+            .then(|| s.spawn(|| containers_and_pods(podman, needs)));
+        let volumes = needs
+            .volumes
+            .then(|| s.spawn(|| volumes_and_dangling(podman)));
         let logs =
             (needs.container_sizes && local).then(|| s.spawn(|| podman.container_logs(None)));
-        (
-            join(images),
-            join(containers),
-            join(volumes),
-            join(dangling),
-            join(pods),
-            join(logs),
-        )
+        (join(images), join(containers), join(volumes), join(logs))
     });
+    let (containers, pods) = containers.map_or((None, None), |c| (Some(c.list), c.pods));
+    let (volumes, dangling) = match volumes {
+        Some(Ok(list)) => (Some(Ok(list.volumes)), list.dangling),
+        Some(Err(e)) => (Some(Err(e)), None),
+        None => (None, None),
+    };
 
     let mut out = Collected {
         reachable: [
@@ -284,6 +287,39 @@ fn collect_cli(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
         }
     }
     out
+}
+
+/// `podman ps -a` and the pods its containers are in.
+struct ContainerAnswer {
+    list: Result<ContainerList, PodmanError>,
+    /// `None` when not needed or no container is in a pod.
+    pods: Option<Result<Vec<Pod>, PodmanError>>,
+}
+
+/// `podman ps -a`, then `podman pod ps` only when a container is in a pod:
+/// a pod holds no bytes of its own, it only groups containers.
+fn containers_and_pods(podman: &Podman, needs: Needs) -> ContainerAnswer {
+    let list = podman.containers(needs.container_sizes);
+    let in_pods = list
+        .as_ref()
+        .is_ok_and(|l| l.containers.iter().any(|c| !c.pod.is_empty()));
+    let pods = (needs.pods && in_pods).then(|| podman.pods());
+    ContainerAnswer { list, pods }
+}
+
+/// `podman volume ls` and which of them no container uses.
+struct VolumeList {
+    volumes: Vec<VolumeEntry>,
+    /// `None` when there was no volume to ask about.
+    dangling: Option<Result<Vec<String>, PodmanError>>,
+}
+
+/// `podman volume ls`, then, only when it listed a volume, the names of
+/// those no container uses: with no volume there is nothing to ask.
+fn volumes_and_dangling(podman: &Podman) -> Result<VolumeList, PodmanError> {
+    let volumes = podman.volumes()?;
+    let dangling = (!volumes.is_empty()).then(|| podman.dangling_volumes());
+    Ok(VolumeList { volumes, dangling })
 }
 
 /// Turns failed calls into warnings; a missing podman is said once, not once per call.
@@ -377,15 +413,38 @@ fn resolve_layers(
         ));
     }
     let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
-    let inspected = match podman.inspect_images(&ids) {
-        Ok(i) => i,
-        Err(e) => {
-            warnings.push(format!(
-                "{e}; each image counted whole, shared layers more than once"
-            ));
-            return whole_images(&entries);
-        }
-    };
+    // The histories the plan will most likely ask for run beside `inspect`
+    // rather than after it: each podman call is mostly start-up, and this
+    // chain is the longest of the view.
+    let likely: Vec<&str> = likely_history_plan(&entries)
+        .into_iter()
+        .map(|i| entries[i].id.as_str())
+        .collect();
+    std::thread::scope(|s| {
+        let early = spawn_histories(s, podman, &likely);
+        let inspected = match podman.inspect_images(&ids) {
+            Ok(i) => i,
+            Err(e) => {
+                warnings.push(format!(
+                    "{e}; each image counted whole, shared layers more than once"
+                ));
+                return whole_images(&entries);
+            }
+        };
+        resolve_inspected(s, podman, &entries, &inspected, early, warnings)
+    })
+}
+
+/// The rest of [`resolve_layers`] once `inspect` has answered: `early`
+/// holds the histories started beside it.
+fn resolve_inspected<'scope, 'env>(
+    s: &'scope std::thread::Scope<'scope, 'env>,
+    podman: &'env Podman,
+    entries: &[ImageEntry],
+    inspected: &Inspected,
+    early: Histories<'scope>,
+    warnings: &Warnings,
+) -> ResolvedImages {
     if !inspected.gone.is_empty() {
         let short: Vec<String> = inspected
             .gone
@@ -410,16 +469,18 @@ fn resolve_layers(
     let parents: BTreeSet<&str> = entries.iter().map(|e| e.parent_id.as_str()).collect();
     let chains: Vec<ImageChain> = entries
         .iter()
-        .map(|e| {
+        .zip(generations(&entries))
+        .map(|(e, generation)| {
             let inspect = by_id[e.id.as_str()];
             ImageChain {
                 keys: chain_keys(&inspect.root_fs.layers),
                 size: inspect.size.unwrap_or(e.size).max(0) as u64,
+                generation,
             }
         })
         .collect();
 
-    let known = exact_layer_bytes(podman, &chains, &entries, &by_id, warnings);
+    let known = exact_layer_bytes(s, podman, &chains, &entries, &by_id, early, warnings);
     let (sizes, approximate) = layer_sizes(&chains, &known);
     if approximate {
         warnings.push(
@@ -515,30 +576,121 @@ pub struct ImageChain {
     pub keys: Vec<String>,
     /// Its total: layers plus metadata.
     pub size: u64,
+    /// How many ancestors `podman images` names for it (`ParentId`s): among
+    /// chains of one length, the deepest is the one [`likely_history_plan`]
+    /// can guess before `inspect` answers.
+    pub generation: usize,
+}
+
+/// Each image's number of ancestors by `ParentId` (a cycle, which podman
+/// never prints, stops at the list's length).
+fn generations(entries: &[&ImageEntry]) -> Vec<usize> {
+    let index: BTreeMap<&str, usize> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.id.as_str(), i))
+        .collect();
+    entries
+        .iter()
+        .map(|e| {
+            let mut n = 0;
+            let mut parent = e.parent_id.as_str();
+            while let Some(&p) = index.get(parent) {
+                if n == entries.len() {
+                    break;
+                }
+                n += 1;
+                parent = entries[p].parent_id.as_str();
+            }
+            n
+        })
+        .collect()
+}
+
+/// The images [`history_plan`] will most likely choose, guessed from
+/// `podman images` alone so their histories can start beside `inspect`:
+/// the plan over chains of image ids (each image's `ParentId` ancestors)
+/// instead of layers. Exact for images built on one another; a guess that
+/// misses only costs a history asked for after `inspect`.
+fn likely_history_plan(entries: &[ImageEntry]) -> Vec<usize> {
+    let refs: Vec<&ImageEntry> = entries.iter().collect();
+    let generation = generations(&refs);
+    let index: BTreeMap<&str, usize> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.id.as_str(), i))
+        .collect();
+    let chains: Vec<ImageChain> = entries
+        .iter()
+        .zip(&generation)
+        .map(|(e, &g)| {
+            let mut keys = vec![e.id.clone()];
+            let mut parent = e.parent_id.as_str();
+            while let Some(&p) = index.get(parent).filter(|_| keys.len() <= g) {
+                keys.push(entries[p].id.clone());
+                parent = entries[p].parent_id.as_str();
+            }
+            keys.reverse();
+            ImageChain {
+                keys,
+                size: 0,
+                generation: g,
+            }
+        })
+        .collect();
+    history_plan(&chains)
+}
+
+type Histories<'scope> =
+    BTreeMap<String, std::thread::ScopedJoinHandle<'scope, Result<Vec<HistoryEntry>, PodmanError>>>;
+
+/// Starts `podman history` of each image, all at once.
+fn spawn_histories<'scope, 'env>(
+    s: &'scope std::thread::Scope<'scope, 'env>,
+    podman: &'env Podman,
+    ids: &[&str],
+) -> Histories<'scope> {
+    ids.iter()
+        .map(|&id| {
+            let owned = id.to_string();
+            (id.to_string(), s.spawn(move || podman.history(&owned)))
+        })
+        .collect()
 }
 
 /// Exact bytes of the layers [`history_plan`] asks for: `podman history`
-/// of each chosen image, all at once. A history that fails or does not
-/// line up with the image's layers is a warning; those layers are then
-/// estimated.
-fn exact_layer_bytes(
-    podman: &Podman,
+/// of each chosen image, those in `early` already started, the rest all
+/// at once now; an early one the plan did not choose is not read, so the
+/// figures are the plan's whichever guess was made. A history that fails
+/// or does not line up with the image's layers is a warning; those layers
+/// are then estimated.
+fn exact_layer_bytes<'scope, 'env>(
+    s: &'scope std::thread::Scope<'scope, 'env>,
+    podman: &'env Podman,
     chains: &[ImageChain],
     entries: &[&ImageEntry],
     by_id: &BTreeMap<&str, &InspectEntry>,
+    mut early: Histories<'scope>,
     warnings: &Warnings,
 ) -> BTreeMap<String, u64> {
     let plan = history_plan(chains);
-    let answers: Vec<_> = std::thread::scope(|s| {
-        let handles: Vec<_> = plan
-            .iter()
-            .map(|&i| (i, s.spawn(move || podman.history(&entries[i].id))))
-            .collect();
-        handles
-            .into_iter()
-            .map(|(i, h)| (i, h.join().expect("podman calls do not panic")))
-            .collect()
-    });
+    let late: Vec<&str> = plan
+        .iter()
+        .map(|&i| entries[i].id.as_str())
+        .filter(|id| !early.contains_key(*id))
+        .collect();
+    let mut started = spawn_histories(s, podman, &late);
+    let answers: Vec<_> = plan
+        .iter()
+        .map(|&i| {
+            let id = entries[i].id.as_str();
+            let handle = early
+                .remove(id)
+                .or_else(|| started.remove(id))
+                .expect("every planned history was started");
+            (i, handle.join().expect("podman calls do not panic"))
+        })
+        .collect();
     let mut known = BTreeMap::new();
     for (i, answer) in answers {
         let id = &entries[i].id;
@@ -592,10 +744,18 @@ pub fn history_plan(chains: &[ImageChain]) -> Vec<usize> {
         if covered.contains(node) {
             continue;
         }
-        // The longest chain through it covers the most; ties by position.
+        // The longest chain through it covers the most; ties by the
+        // deepest by `ParentId` (what [`likely_history_plan`] can guess),
+        // then by position.
         let Some(i) = (0..chains.len())
             .filter(|&i| chains[i].keys.iter().any(|k| k == node))
-            .max_by_key(|&i| (chains[i].keys.len(), std::cmp::Reverse(i)))
+            .max_by_key(|&i| {
+                (
+                    chains[i].keys.len(),
+                    chains[i].generation,
+                    std::cmp::Reverse(i),
+                )
+            })
         else {
             continue;
         };
@@ -925,6 +1085,7 @@ mod tests {
         ImageChain {
             keys: chain(ids),
             size,
+            generation: 0,
         }
     }
 
@@ -946,6 +1107,72 @@ mod tests {
             history_plan(&[img(&["a", "b"], 30), img(&["a", "c"], 40)]).len(),
             1
         );
+    }
+
+    fn entry(id: &str, parent: &str) -> ImageEntry {
+        ImageEntry {
+            id: id.into(),
+            parent_id: parent.into(),
+            names: Vec::new(),
+            size: 0,
+            labels: Default::default(),
+            containers: 0,
+            read_only: false,
+        }
+    }
+
+    #[test]
+    fn the_guess_from_parent_ids_is_the_plan_for_images_built_on_one_another() {
+        // A base, two children with a layer each, and a build whose last
+        // steps (LABEL, CMD) made images on one top layer: i1 -> i2 -> z.
+        let entries = [
+            entry("base", ""),
+            entry("c1", "base"),
+            entry("c2", "base"),
+            entry("i1", "base"),
+            entry("i2", "i1"),
+            entry("z", "i2"),
+        ];
+        let layers: [&[&str]; 6] = [
+            &["a"],
+            &["a", "b"],
+            &["a", "c"],
+            &["a", "d"],
+            &["a", "d"],
+            &["a", "d"],
+        ];
+        let refs: Vec<&ImageEntry> = entries.iter().collect();
+        let chains: Vec<ImageChain> = layers
+            .iter()
+            .zip(generations(&refs))
+            .map(|(l, generation)| ImageChain {
+                keys: chain(l),
+                size: 0,
+                generation,
+            })
+            .collect();
+        let plan = history_plan(&chains);
+        assert_eq!(likely_history_plan(&entries), plan);
+        // Of the three on one top layer, the deepest is chosen.
+        assert!(plan.contains(&5), "{plan:?}");
+    }
+
+    #[test]
+    fn pulled_images_on_a_common_base_are_not_guessed() {
+        // No image ends where they branch: `podman images` cannot show it,
+        // so the plan's history is asked for after `inspect`.
+        let entries = [entry("x", ""), entry("y", "")];
+        assert!(likely_history_plan(&entries).is_empty());
+        let chains = [img(&["a", "b"], 30), img(&["a", "c"], 40)];
+        assert_eq!(history_plan(&chains).len(), 1);
+    }
+
+    #[test]
+    fn a_parent_id_cycle_does_not_hang() {
+        let entries = [entry("x", "y"), entry("y", "x")];
+        let refs: Vec<&ImageEntry> = entries.iter().collect();
+        assert!(generations(&refs).iter().all(|&g| g <= entries.len()));
+        likely_history_plan(&entries);
     }
 
     #[test]
