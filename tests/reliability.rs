@@ -1481,6 +1481,26 @@ fn an_image_removed_mid_read_with_nothing_printed_is_asked_again() {
     assert_eq!(inspects, 2, "{:?}", w.log("calls"));
 }
 
+/// `image inspect` failing for another reason: the images are unmeasured
+/// (`?`, exit 1), never each counted whole with shared layers twice.
+#[test]
+fn images_without_their_chains_are_unmeasured_not_counted_whole() {
+    let w = World::new();
+    w.fault(Some("inspect"), "fail");
+    let out = w.run(&["--format", "json", "df"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("inspect"), "{err}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let images = v["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "images")
+        .unwrap();
+    assert_eq!(images["measured"], json!(false), "{v}");
+}
+
 /// podman 4.3 prints `Getting rw size for "ID": ... container not known`
 /// on stderr, reports that container's size as 0 and exits 0: a warning,
 /// and the size is unmeasured (a lower bound), never 0.

@@ -181,9 +181,13 @@ fn collect_cli(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
     let (images, containers, volumes, logs) = std::thread::scope(|s| {
         // The images' chain (list, then inspect beside history) is the
         // longest: it starts first.
-        let images = needs
-            .images
-            .then(|| s.spawn(|| podman.images().map(|e| resolve_layers(podman, e, warnings))));
+        let images = needs.images.then(|| {
+            s.spawn(|| {
+                podman
+                    .images()
+                    .and_then(|e| resolve_layers(podman, e, warnings))
+            })
+        });
         let containers = (needs.containers || needs.images || needs.pods)
             .then(|| s.spawn(|| containers_and_pods(podman, needs)));
         let volumes = needs
@@ -404,7 +408,7 @@ fn resolve_layers(
     podman: &Podman,
     entries: Vec<ImageEntry>,
     warnings: &Warnings,
-) -> ResolvedImages {
+) -> Result<ResolvedImages, PodmanError> {
     for e in entries.iter().filter(|e| e.size < 0) {
         warnings.push(format!(
             "image {}: podman reports its size as {} bytes; counted as 0",
@@ -422,16 +426,12 @@ fn resolve_layers(
         .collect();
     std::thread::scope(|s| {
         let early = spawn_histories(s, podman, &likely);
-        let inspected = match podman.inspect_images(&ids) {
-            Ok(i) => i,
-            Err(e) => {
-                warnings.push(format!(
-                    "{e}; each image counted whole, shared layers more than once"
-                ));
-                return whole_images(&entries);
-            }
-        };
-        resolve_inspected(s, podman, &entries, &inspected, early, warnings)
+        // Without the chains, totals would count shared layers once per
+        // image: the images are unmeasured rather than over-counted.
+        let inspected = podman.inspect_images(&ids)?;
+        Ok(resolve_inspected(
+            s, podman, &entries, &inspected, early, warnings,
+        ))
     })
 }
 
@@ -520,42 +520,6 @@ fn resolve_inspected<'scope, 'env>(
         layers,
         images,
         approximate,
-    }
-}
-
-/// Without layers each image counts whole: totals may double-count.
-fn whole_images(entries: &[ImageEntry]) -> ResolvedImages {
-    let parents: BTreeSet<&str> = entries.iter().map(|e| e.parent_id.as_str()).collect();
-    let mut layers = BTreeMap::new();
-    let mut images: Vec<Image> = entries
-        .iter()
-        .map(|e| {
-            let key = format!("image:{}", e.id);
-            let size = e.size.max(0) as u64;
-            layers.insert(
-                key.clone(),
-                Layer {
-                    key: key.clone(),
-                    bytes: size,
-                },
-            );
-            Image {
-                id: e.id.clone(),
-                names: e.names.clone(),
-                layers: vec![key],
-                size,
-                metadata_bytes: 0,
-                labels: e.labels.clone(),
-                intermediate: e.names.is_empty() && parents.contains(e.id.as_str()),
-                read_only: e.read_only,
-            }
-        })
-        .collect();
-    sort_images(&mut images);
-    ResolvedImages {
-        layers,
-        images,
-        approximate: false,
     }
 }
 
