@@ -83,16 +83,40 @@ fn every_view_of_every_recorded_scenario() {
                 );
                 // podman 5's `ps --size` adds the container's own files (its
                 // OCI config, hosts, ...) to the writable layer; the store
-                // path counts the layer as podman 4 does. Those views are
-                // pinned per path instead.
-                let rw_sizes = matches!(view, ["df"] | ["containers", "--size"]);
-                if version.starts_with("podman-5") && rw_sizes {
+                // path counts the layer as podman 4 does. `df` has rows only
+                // the store path can have (store metadata, build cache).
+                // Those views are pinned per path, and df's shared rows held
+                // against each other.
+                let podman5 = version.starts_with("podman-5");
+                let per_path = view == ["df"] || (podman5 && view == ["containers", "--size"]);
+                if per_path {
                     insta::assert_snapshot!(
                         format!("{name}__cli"),
                         format!(
                             "exit: {cli_code}\n--- stdout\n{cli_stdout}--- stderr\n{cli_stderr}"
                         )
                     );
+                    if view == ["df"] && format == "json" {
+                        let rows = |text: &str| -> Vec<serde_json::Value> {
+                            let v: serde_json::Value = serde_json::from_str(text).unwrap();
+                            v["components"].as_array().unwrap().clone()
+                        };
+                        let store = rows(&stdout);
+                        let cli = rows(&cli_stdout);
+                        for row in &cli {
+                            if podman5 && row["kind"] == "containers" {
+                                continue;
+                            }
+                            let same = store.iter().find(|r| r["kind"] == row["kind"]);
+                            assert_eq!(same, Some(row), "{name}: {} row", row["kind"]);
+                        }
+                        let only_store: Vec<&serde_json::Value> = store
+                            .iter()
+                            .filter(|r| !cli.iter().any(|c| c["kind"] == r["kind"]))
+                            .map(|r| &r["kind"])
+                            .collect();
+                        assert_eq!(only_store, ["metadata", "build_cache"], "{name}");
+                    }
                 } else {
                     assert_eq!(
                         (code, &stdout, &stderr),
