@@ -92,12 +92,17 @@ impl Figures {
         }
     }
 
-    /// Every `*_bytes` number of a row or component, by its stem.
+    /// Every byte figure of a row or component, by its stem.
     fn all_bytes(&mut self, host: &str, kind: &'static str, name: &str, o: &Map<String, Value>) {
         self.labels
             .insert((host.into(), kind, name.into()), name.into());
         for (field, value) in o {
-            if let (Some(stem), Some(n)) = (field.strip_suffix("_bytes"), value.as_u64()) {
+            // `bytes` itself (a df component's) or a `*_bytes` column.
+            let stem = match field.as_str() {
+                "bytes" => Some("bytes"),
+                f => f.strip_suffix("_bytes"),
+            };
+            if let (Some(stem), Some(n)) = (stem, value.as_u64()) {
                 self.bytes.insert(
                     Key {
                         host: host.into(),
@@ -266,7 +271,7 @@ mod tests {
         json!({
             "kind": SNAPSHOT_KIND, "schema": 1,
             "overview": {"rows": rows, "total_bytes": 0},
-            "df": {"components": [{"kind": "images", "bytes": 10, "reclaimable_bytes": 0}]},
+            "df": {"components": [{"kind": "images", "bytes": rows.as_array().unwrap().len(), "reclaimable_bytes": 0}]},
             "images": {"images": images},
             "volumes": {"volumes": volumes},
             "caches": [{"path": "/c", "bytes": 7}],
@@ -307,6 +312,7 @@ mod tests {
             (State::New, 200, "localhost/b")
         );
         assert_eq!(find("volume", "data", "bytes").change_bytes, -5);
+        assert_eq!(find("component", "images", "bytes").change_bytes, 1);
         // A null figure is never read as zero.
         assert!(!g
             .changes

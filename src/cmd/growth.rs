@@ -79,8 +79,9 @@ pub fn run(args: &GrowthArgs, ctx: &Ctx) -> Result<Status> {
             (v, now_ms, None, s)
         }
     };
-    let seconds = ((now_taken - then_ms).max(0) / 1000) as u64;
-    let g = growth::compare(&then, &now, seconds as f64);
+    let elapsed_ms = (now_taken - then_ms).max(0);
+    let seconds = (elapsed_ms / 1000) as u64;
+    let g = growth::compare(&then, &now, elapsed_ms as f64 / 1000.0);
     print_warnings(&warnings);
     let report = GrowthReport::new(
         Point {
