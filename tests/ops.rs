@@ -867,3 +867,49 @@ fn growth_on_podman_4_3_equals_the_changes_made() {
 fn growth_on_podman_5_4_equals_the_changes_made() {
     growth_equals_the_changes_made(Podman::V54);
 }
+
+#[test]
+fn a_snapshot_holds_the_views_own_reports_and_old_ones_are_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let hist = dir.path().join("h");
+    std::fs::create_dir(&hist).unwrap();
+    let day = 86_400_000;
+    let now = history::now_ms();
+    let old = hist.join(history::file_name(now - 91 * day));
+    let kept = hist.join(history::file_name(now - 89 * day));
+    for p in [&old, &kept] {
+        std::fs::write(p, b"{}").unwrap();
+    }
+    let conf = workspace_config(dir.path(), 10, "");
+    let c = conf.to_str().unwrap();
+    let out = replay(&[
+        "--config",
+        c,
+        "snapshot",
+        "--history",
+        hist.to_str().unwrap(),
+        "--keep",
+        "90d",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("(1 older than 90d removed)"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(!old.exists() && kept.exists());
+    let newest = history::list(&hist).unwrap().entries.pop().unwrap();
+    let snap = history::load(&newest.path).unwrap();
+    for (section, view) in [
+        ("overview", "overview"),
+        ("df", "df"),
+        ("images", "images"),
+        ("volumes", "volumes"),
+    ] {
+        let own: Value =
+            serde_json::from_slice(&replay(&["--config", c, "--format", "json", view]).stdout)
+                .unwrap();
+        assert_eq!(snap[section], own, "{section}");
+    }
+    assert_eq!(snap["taken_at_ms"].as_i64(), Some(newest.taken_at));
+}
