@@ -722,16 +722,16 @@ fn change<'a>(g: &'a Value, kind: &str, name: &str, measure: &str) -> &'a Value 
 /// disk's own figures.
 fn growth_equals_the_changes_made(podman: Podman) {
     let s = Scene::new(podman);
+    s.ok(&format!(
+        "bash {0}/build.sh volumes-dangling {0}/store >/dev/null",
+        s.dir
+    ));
     let version = s.ok("podman --version");
     let want = match podman {
         Podman::V43 => "podman version 4.3",
         Podman::V54 => "podman version 5.4",
     };
     assert!(version.starts_with(want), "{version}");
-    s.ok(&format!(
-        "bash {0}/build.sh volumes-dangling {0}/store >/dev/null",
-        s.dir
-    ));
     std::fs::create_dir_all(s.host("/ws/a")).unwrap();
     std::fs::write(s.host("/ws/a/data"), vec![3u8; 200_000]).unwrap();
     std::fs::write(
