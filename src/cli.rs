@@ -24,7 +24,9 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  complete report
   1  report printed, but a source failed or was only partly measured
-  2  fatal: bad arguments or config, or nothing could be measured";
+  2  fatal: bad arguments or config, or nothing could be measured
+  3  report printed, but a total is over its budget (config `budget`,
+     `--fail-over`); takes precedence over 1";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -48,6 +50,16 @@ pub struct GlobalArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table, global = true)]
     pub format: Format,
+
+    /// Write the report to FILE (atomically: a reader never sees half of
+    /// it) instead of stdout, e.g. for node_exporter's textfile collector.
+    #[arg(long, global = true, value_name = "FILE", help_heading = "Output")]
+    pub output: Option<PathBuf>,
+
+    /// Exit 3 when the view's total is over SIZE (e.g. 20GB); the report
+    /// still prints in full. Budgets in the config work alike.
+    #[arg(long, global = true, value_name = "SIZE", help_heading = "Output")]
+    pub fail_over: Option<String>,
 
     /// Print sizes as integer bytes instead of SI units (tables only; JSON is always bytes).
     #[arg(long, global = true)]
@@ -162,6 +174,8 @@ pub struct GlobalArgs {
 pub enum Format {
     Table,
     Json,
+    /// Prometheus text exposition format (overview, df, snapshot).
+    Prometheus,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -203,6 +217,10 @@ pub enum Command {
     Du(DuArgs),
     /// OCI blob caches and image layouts: blobs, bytes, orphans.
     Caches(CachesArgs),
+    /// Record the overview and df into the history (for `growth`), pruning old snapshots.
+    Snapshot(SnapshotArgs),
+    /// What grew: per project and component, then, now, the change and the rate per day.
+    Growth(GrowthArgs),
     /// Remove what is safe to remove.
     #[command(subcommand)]
     Prune(PruneCommand),
@@ -215,6 +233,44 @@ pub enum Command {
     /// fish: `podman-storage shell-init fish | source`). Every other podman
     /// call passes through unchanged, exit codes included.
     ShellInit(ShellInitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// History directory [default: $XDG_STATE_HOME/podman-storage, for root
+    /// /var/lib/podman-storage].
+    #[arg(long, env = "PODMAN_STORAGE_HISTORY", value_name = "DIR")]
+    pub history: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    #[command(flatten)]
+    pub history: HistoryArgs,
+
+    /// Remove snapshots older than this (e.g. 90d, 12w) after writing.
+    #[arg(long, default_value = "90d", value_name = "DURATION")]
+    pub keep: String,
+
+    /// Also write the Prometheus text format to FILE (atomically).
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct GrowthArgs {
+    #[command(flatten)]
+    pub history: HistoryArgs,
+
+    /// Compare with the newest snapshot at or before this long ago (1d,
+    /// 7d, 12h), at or before a UTC date (2026-11-01, 2026-11-01T12:00:00Z),
+    /// or with a snapshot or `--format json` report FILE.
+    #[arg(long, default_value = "1d", value_name = "WHEN")]
+    pub since: String,
+
+    /// Compare with this snapshot or report FILE instead of measuring now.
+    #[arg(long, value_name = "FILE")]
+    pub to: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -9,12 +9,14 @@
 //! labels = { "com.docker.compose.project" = "webapp" } # all must match
 //! workspaces = ["/srv/webapp/tasks/*"]                 # globs; each match is one workspace
 //! volumes = ["webapp-data"]                            # volume names
+//! budget = "20GB"                                      # exit 3 when its total is over
 //!
 //! [shared]
 //! mounts = ["/srv/shared-cache"]
 //!
 //! [global]
 //! images = ["^docker.io/library/"]
+//! budget = "100GB"                                     # for the overview's total
 //!
 //! [caches]
 //! paths = ["~/.cache/ko"]
@@ -67,6 +69,8 @@ pub struct Project {
     pub workspaces: Vec<String>,
     /// `volumes`: volume names claimed by the project, compared exactly.
     pub volumes: Vec<String>,
+    /// `budget`: bytes its total may reach before views exit 3.
+    pub budget: Option<u64>,
 }
 
 /// `[shared]`: directories mounted into containers of several projects, so
@@ -83,6 +87,8 @@ pub struct Shared {
 pub struct Global {
     /// `images`: regexes searched in repository names, like a project's.
     pub images: Vec<Regex>,
+    /// `budget`: bytes the overview's total may reach before it exits 3.
+    pub budget: Option<u64>,
 }
 
 /// `[caches]`: extra cache directories (OCI blob caches, layouts) to measure
@@ -377,6 +383,7 @@ struct RawProject {
     workspaces: Vec<Spanned<String>>,
     #[serde(default)]
     volumes: Vec<Spanned<String>>,
+    budget: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -391,6 +398,7 @@ struct RawShared {
 struct RawGlobal {
     #[serde(default)]
     images: Vec<Spanned<String>>,
+    budget: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -465,12 +473,14 @@ impl Compiler<'_> {
                 }
                 volumes.push(name.to_string());
             }
+            let budget = self.budget(p.budget.as_ref(), &what)?;
             projects.push(Project {
                 id,
                 images,
                 labels,
                 workspaces,
                 volumes,
+                budget,
             });
         }
         let paths = |list: &[Spanned<String>], what: &str| {
@@ -486,6 +496,7 @@ impl Compiler<'_> {
             },
             global: Global {
                 images: self.regexes(&raw.global.images, "global")?,
+                budget: self.budget(raw.global.budget.as_ref(), "global")?,
             },
             caches: Caches {
                 paths: paths(&raw.caches.paths, "caches")?,
@@ -510,6 +521,14 @@ impl Compiler<'_> {
                 })
             })
             .collect()
+    }
+
+    /// A size such as `20GB`, `1.5 TiB` or `500000000`.
+    fn budget(&self, raw: Option<&Spanned<String>>, what: &str) -> Result<Option<u64>, Failure> {
+        let Some(raw) = raw else { return Ok(None) };
+        crate::size::parse_bytes(raw.get_ref())
+            .map(Some)
+            .map_err(|e| (raw.span(), format!("{what}: budget: {e}")))
     }
 
     fn glob(&self, raw: &Spanned<String>, what: &str) -> Result<String, Failure> {
@@ -697,6 +716,21 @@ paths = ["~/.cache/ko", "${HOME}/oci"]
             ]
         );
         assert!(c.project("nope").is_none());
+    }
+
+    #[test]
+    fn budgets_are_sizes_and_a_bad_one_names_its_line() {
+        let c = parse(
+            "[[projects]]\nid = \"web\"\nbudget = \"20GB\"\n[global]\nbudget = \"1.5 TiB\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.project("web").unwrap().budget, Some(20_000_000_000));
+        assert_eq!(c.global.budget, Some(1_649_267_441_664));
+        error_at(
+            "[[projects]]\nid = \"web\"\nbudget = \"lots\"\n",
+            3,
+            "project \"web\": budget:",
+        );
     }
 
     #[test]

@@ -5,10 +5,13 @@
 //! one row, and `report` renders the result. The library knows nothing of clap.
 
 pub mod account;
+pub mod budget;
 pub mod caches;
 pub mod config;
 pub mod dirs;
 pub mod engine;
+pub mod growth;
+pub mod history;
 pub mod projects;
 pub mod report;
 pub mod runner;

@@ -10,6 +10,8 @@ pub enum Status {
     Complete,
     /// The report was printed but a source failed or was only partly measured.
     Partial,
+    /// The report was printed and a total is over its budget.
+    OverBudget,
 }
 
 impl Status {
@@ -20,6 +22,7 @@ impl Status {
         match self {
             Status::Complete => 0,
             Status::Partial => 1,
+            Status::OverBudget => 3,
         }
     }
 }

@@ -8,7 +8,7 @@ use podman_storage::size::{self, Units};
 use podman_storage::Status;
 use serde::Serialize;
 
-use super::{print, print_warnings, Ctx};
+use super::{print_warnings, Ctx};
 
 /// `--format json` output.
 #[derive(Serialize)]
@@ -40,16 +40,17 @@ pub fn run(args: &crate::cli::CachesArgs, ctx: &Ctx) -> Result<Status> {
             )
         }));
     }
-    if ctx.json() {
-        print(&to_json(&CachesView {
-            schema: SCHEMA,
-            caches: &reports,
-            total_bytes: total,
-            warnings: &warnings,
-        }))?;
-    } else {
-        ctx.print_table(&render(&reports, total, ctx.units()))?;
-    }
+    ctx.emit(
+        || {
+            to_json(&CachesView {
+                schema: SCHEMA,
+                caches: &reports,
+                total_bytes: total,
+                warnings: &warnings,
+            })
+        },
+        || render(&reports, total, ctx.units()),
+    )?;
     print_warnings(&warnings);
     // Missing blobs and nested caches are facts about the caches, not
     // failures to measure them: only errors make the report partial.

@@ -5,16 +5,21 @@ mod completions;
 pub mod docker_plugin;
 mod du;
 mod engine_views;
+mod growth;
 mod overview;
 mod prune;
 mod shell_init;
+mod snapshot;
 
 use std::io::Write;
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
+use anyhow::{bail, Context as _, Result};
+use podman_storage::budget::{self, Budgets};
 use podman_storage::config::Config;
 use podman_storage::engine::docker::Docker;
 use podman_storage::engine::podman::Podman;
@@ -28,6 +33,13 @@ use crate::cli::{Cli, ColorChoice, Command, EngineChoice, Format, GlobalArgs, Pr
 /// What every subcommand needs besides its own arguments.
 pub struct Ctx {
     pub global: GlobalArgs,
+    /// `--fail-over`, parsed.
+    pub fail_over: Option<u64>,
+    /// Set when a report printed a total over its budget: exit 3.
+    pub over_budget: AtomicBool,
+    /// When set, views hand their JSON report here instead of printing it
+    /// (how `snapshot` gathers the views it keeps).
+    pub capture: Option<Mutex<Vec<serde_json::Value>>>,
 }
 
 impl Ctx {
@@ -125,19 +137,51 @@ impl Ctx {
 }
 
 pub fn run(cli: Cli) -> Result<Status> {
-    let ctx = Ctx { global: cli.global };
-    match cli.command.unwrap_or(Command::Overview) {
+    let fail_over = match &cli.global.fail_over {
+        Some(s) => Some(
+            podman_storage::size::parse_bytes(s)
+                .map_err(|e| anyhow::anyhow!("--fail-over: {e}"))?,
+        ),
+        None => None,
+    };
+    let command = cli.command.unwrap_or(Command::Overview);
+    if cli.global.format == Format::Prometheus
+        && !matches!(
+            command,
+            Command::Overview | Command::Df | Command::Snapshot(_)
+        )
+    {
+        bail!("--format prometheus is for overview, df and snapshot");
+    }
+    let ctx = Ctx {
+        global: cli.global,
+        fail_over,
+        over_budget: AtomicBool::new(false),
+        capture: None,
+    };
+    let status = dispatch(&ctx, command)?;
+    Ok(if ctx.over_budget.load(Ordering::Relaxed) {
+        Status::OverBudget
+    } else {
+        status
+    })
+}
+
+fn dispatch(ctx: &Ctx, command: Command) -> Result<Status> {
+    match command {
         Command::Completions(args) => completions::run(&args),
         Command::ShellInit(args) => shell_init::run(&args),
-        Command::Overview => overview::overview(&ctx),
-        Command::Project(args) => overview::project(&ctx, &args.id),
-        Command::Df => engine_views::df(&ctx),
-        Command::Images => engine_views::images(&ctx),
-        Command::Containers(args) => engine_views::containers(&ctx, args.size),
-        Command::Volumes => engine_views::volumes(&ctx),
-        Command::Du(args) => du::run(&args, &ctx),
-        Command::Caches(args) => caches::run(&args, &ctx),
-        Command::Prune(PruneCommand::Caches(args)) => prune::run(&args, &ctx),
+        Command::Overview => overview::overview(ctx),
+        Command::Project(args) => overview::project(ctx, &args.id),
+        Command::Df => engine_views::df(ctx),
+        Command::Images => engine_views::images(ctx),
+        Command::Containers(args) => engine_views::containers(ctx, args.size),
+        Command::Volumes => engine_views::volumes(ctx),
+        Command::Du(args) => du::run(&args, ctx),
+        Command::Caches(args) => caches::run(&args, ctx),
+        Command::Prune(PruneCommand::Caches(args)) => prune::run(&args, ctx),
+        Command::Snapshot(args) => snapshot::run(&args, ctx),
+        Command::Growth(args) => growth::run(&args, ctx),
     }
 }
 
@@ -154,17 +198,92 @@ impl Ctx {
         }
     }
 
-    /// Prints a view: JSON as is, a table painted when colors are on.
+    /// Prints a view: JSON as is, a table painted when colors are on, or
+    /// Prometheus samples; to `--output` when given. Then checks the
+    /// report's totals against the budgets: one line per breach, exit 3.
     pub fn emit(
         &self,
         json: impl FnOnce() -> String,
         table: impl FnOnce() -> String,
     ) -> Result<()> {
-        if self.json() {
-            print(&json())
-        } else {
-            self.print_table(&table())
+        let text = json();
+        let value: serde_json::Value =
+            serde_json::from_str(&text).expect("reports serialize to valid JSON");
+        if let Some(capture) = &self.capture {
+            capture
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(value);
+            return Ok(());
         }
+        let budgets = self.budgets();
+        match (self.global.format, &self.global.output) {
+            (Format::Json, _) => self.write_out(&text)?,
+            (Format::Prometheus, _) => {
+                self.write_out(&podman_storage::report::prometheus::render(
+                    &value,
+                    &budget_figures(&budgets),
+                ))?;
+            }
+            (Format::Table, Some(_)) => self.write_out(&table())?,
+            (Format::Table, None) => self.print_table(&table())?,
+        }
+        let breaches = budget::check(&value, &budgets);
+        for b in &breaches {
+            eprintln!(
+                "podman-storage: over budget: {}",
+                podman_storage::report::sanitize(&b.to_string())
+            );
+        }
+        if !breaches.is_empty() {
+            self.over_budget.store(true, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// stdout, or `--output FILE` written atomically.
+    pub fn write_out(&self, text: &str) -> Result<()> {
+        match &self.global.output {
+            Some(path) => podman_storage::history::write_atomic(path, text.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display())),
+            None => print(text),
+        }
+    }
+
+    /// The config's budgets plus `--fail-over`. A config that cannot be
+    /// loaded has no budgets here: views that read it already failed on it.
+    pub fn budgets(&self) -> Budgets {
+        let config = self.config().unwrap_or_default();
+        Budgets {
+            projects: config
+                .projects
+                .iter()
+                .filter_map(|p| Some((p.id.clone(), p.budget?)))
+                .collect(),
+            total: config.global.budget,
+            fail_over: self.fail_over,
+        }
+    }
+
+    /// A context whose views hand their JSON reports to `take_captured`.
+    pub fn capturing(&self) -> Ctx {
+        let mut global = self.global.clone();
+        global.format = Format::Json;
+        global.output = None;
+        Ctx {
+            global,
+            fail_over: None,
+            over_budget: AtomicBool::new(false),
+            capture: Some(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// The reports captured since the last call.
+    pub fn take_captured(&self) -> Vec<serde_json::Value> {
+        self.capture
+            .as_ref()
+            .map(|c| std::mem::take(&mut *c.lock().unwrap_or_else(|e| e.into_inner())))
+            .unwrap_or_default()
     }
 
     pub fn print_table(&self, table: &str) -> Result<()> {
@@ -233,5 +352,12 @@ pub fn print_warnings(warnings: &[String]) {
             "podman-storage: warning: {}",
             podman_storage::report::sanitize(w)
         );
+    }
+}
+
+fn budget_figures(b: &Budgets) -> podman_storage::report::prometheus::BudgetFigures {
+    podman_storage::report::prometheus::BudgetFigures {
+        projects: b.projects.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        total: b.total,
     }
 }

@@ -1,7 +1,9 @@
 //! Renderers: they format report structs and never compute figures.
 
 pub mod engine;
+pub mod growth;
 pub mod overview;
+pub mod prometheus;
 pub mod table;
 
 use serde::Serialize;
