@@ -22,6 +22,13 @@
 //!   within the duration: a copy into the layout writes its blobs before it
 //!   updates `index.json`, so a young orphan may be a copy in progress.
 //!   Temp files are listed by `caches` but never removed here.
+//! - **registry**: only with `--registry-offline` (distribution's own
+//!   garbage-collect requires the registry stopped or read-only, since a
+//!   push in progress links blobs no manifest references yet): removes what
+//!   `registry garbage-collect` would ([`super::registry`]), with
+//!   `--delete-untagged` the untagged manifests too. `--older-than` removes
+//!   uploads started longer ago, with or without `--registry-offline`, as
+//!   distribution's upload purger does while the registry runs.
 //! - **unknown / missing**: never pruned.
 //!
 //! Every real prune holds the cache's lock ([`super::lock`]) from before it
@@ -43,7 +50,7 @@ use thiserror::Error;
 use super::digest::Digest;
 use super::lock::PruneLock;
 use super::nofollow::{self, Entry, EntryKind, Tally};
-use super::{classify, fscache, oci_layout, Kind};
+use super::{classify_at, fscache, oci_layout, registry, Kind};
 
 /// Prefix of the directories a whole-cache prune moves the old contents to.
 pub const ASIDE_PREFIX: &str = ".pruning-";
@@ -54,6 +61,10 @@ pub struct PruneOptions {
     pub orphans: bool,
     pub older_than: Option<Duration>,
     pub max_size: Option<u64>,
+    /// Registries: the registry is stopped or read-only, so garbage-collect may run.
+    pub registry_offline: bool,
+    /// Registries: garbage-collect also removes untagged manifests.
+    pub delete_untagged: bool,
     /// The moment ages are measured from.
     pub now: SystemTime,
 }
@@ -67,6 +78,8 @@ pub enum Action {
     Evict,
     /// OCI layout blobs that nothing references.
     Orphans,
+    /// Registry: what garbage-collect would delete, and old uploads.
+    Registry,
     /// Nothing was to be done; `note` says why.
     Skip,
 }
@@ -189,7 +202,7 @@ pub fn prune(path: &Path, opts: &PruneOptions) -> PruneReport {
         Ok(entries) => entries,
         Err(e) => return report(Kind::Unknown).failed(nofollow::describe(path, &e)),
     };
-    let kind = classify(&entries);
+    let kind = classify_at(root.as_fd(), &entries);
     let by_use = opts.older_than.is_some() || opts.max_size.is_some();
     let action = match kind {
         Kind::Unknown | Kind::Missing => {
@@ -201,6 +214,13 @@ pub fn prune(path: &Path, opts: &PruneOptions) -> PruneReport {
                 .skip("OCI layout: only --orphans prunes it (layouts are never deleted whole)")
         }
         Kind::OciLayout => Action::Orphans,
+        Kind::Registry if !opts.registry_offline && opts.older_than.is_none() => {
+            return report(kind).skip(
+                "registry: garbage-collect needs it stopped or read-only; pass --registry-offline \
+                 (or --older-than to remove only abandoned uploads)",
+            )
+        }
+        Kind::Registry => Action::Registry,
         Kind::Fscache if by_use => Action::Evict,
         Kind::Fscache if opts.orphans => {
             return report(kind).skip("flat cache: it has no index, so --orphans leaves it alone")
@@ -225,6 +245,14 @@ pub fn prune(path: &Path, opts: &PruneOptions) -> PruneReport {
         Action::Orphans => {
             if let Err(e) = prune_orphans(path, root.as_fd(), opts, &mut tally) {
                 out.errors.push(e);
+            }
+        }
+        Action::Registry => {
+            if let Err(e) = prune_registry(path, root.as_fd(), opts, &mut tally) {
+                out.errors.push(e);
+            }
+            if !opts.registry_offline {
+                out.note = Some("uploads only: pass --registry-offline to collect garbage".into());
             }
         }
         Action::Skip => unreachable!("skips returned above"),
@@ -515,6 +543,121 @@ fn prune_orphans(
         }
     }
     Ok(())
+}
+
+/// Garbage-collects a registry (with `--registry-offline`) and removes old
+/// uploads (with `--older-than`). Every path is built from directory names
+/// the scan listed and validated digests, opened without following links.
+fn prune_registry(
+    shown: &Path,
+    root: BorrowedFd<'_>,
+    opts: &PruneOptions,
+    tally: &mut Tally,
+) -> Result<(), String> {
+    let entries = nofollow::list(root).map_err(|e| nofollow::describe(shown, &e))?;
+    let scan = registry::scan(root, entries, shown);
+    let v2_path = registry::path_v2(shown);
+    let v2 = registry::open(root).map_err(|e| nofollow::describe(&v2_path, &e))?;
+    let repos_path = v2_path.join("repositories");
+    let mut result = Ok(());
+    if opts.registry_offline {
+        match scan.plan(opts.delete_untagged) {
+            Err(e) => result = Err(format!("{e}; nothing collected in this registry")),
+            Ok(plan) => {
+                let repos = nofollow::open_dir(v2.as_fd(), OsStr::new("repositories")).ok();
+                for m in &plan.manifests {
+                    let Some((rel, tags)) = scan.repo(&m.repository) else {
+                        continue;
+                    };
+                    let repo_path = repos_path.join(rel).join("_manifests");
+                    let manifests = match &repos {
+                        Some(r) => registry::open_rel(r.as_fd(), &rel.join("_manifests")),
+                        None => Err(std::io::ErrorKind::NotFound.into()),
+                    };
+                    let manifests = match manifests {
+                        Ok(fd) => fd,
+                        Err(e) => {
+                            tally.errors.push(nofollow::describe(&repo_path, &e));
+                            continue;
+                        }
+                    };
+                    let alg = m.digest.algorithm().name();
+                    let hex = OsStr::new(m.digest.hex());
+                    for tag in tags {
+                        let rel = Path::new("tags").join(tag).join("index").join(alg);
+                        if let Ok(dir) = registry::open_rel(manifests.as_fd(), &rel) {
+                            if rfs::statat(dir.as_fd(), hex, rfs::AtFlags::SYMLINK_NOFOLLOW).is_ok()
+                            {
+                                remove_dir(
+                                    dir.as_fd(),
+                                    hex,
+                                    &repo_path.join(&rel).join(hex),
+                                    opts.dry_run,
+                                    tally,
+                                );
+                            }
+                        }
+                    }
+                    let rel = Path::new("revisions").join(alg);
+                    match registry::open_rel(manifests.as_fd(), &rel) {
+                        Ok(dir) => remove_dir(
+                            dir.as_fd(),
+                            hex,
+                            &repo_path.join(&rel).join(hex),
+                            opts.dry_run,
+                            tally,
+                        ),
+                        Err(e) => tally
+                            .errors
+                            .push(nofollow::describe(&repo_path.join(&rel), &e)),
+                    }
+                }
+                let blobs_path = v2_path.join("blobs");
+                match nofollow::open_dir(v2.as_fd(), OsStr::new("blobs")) {
+                    Ok(blobs) => {
+                        for d in &plan.blobs {
+                            registry::remove_blob(
+                                blobs.as_fd(),
+                                &blobs_path,
+                                d,
+                                opts.dry_run,
+                                tally,
+                            );
+                        }
+                    }
+                    Err(e) if plan.blobs.is_empty() && e.kind() == std::io::ErrorKind::NotFound => {
+                    }
+                    Err(e) => tally.errors.push(nofollow::describe(&blobs_path, &e)),
+                }
+            }
+        }
+    }
+    if let Some(cutoff) = opts.older_than.and_then(|d| opts.now.checked_sub(d)) {
+        let repos = nofollow::open_dir(v2.as_fd(), OsStr::new("repositories")).ok();
+        for (rel, u) in scan.uploads().filter(|(_, u)| u.started <= cutoff) {
+            let Some(id) = u.path.file_name() else {
+                continue;
+            };
+            let dir = match &repos {
+                Some(r) => registry::open_rel(r.as_fd(), &rel.join("_uploads")),
+                None => Err(std::io::ErrorKind::NotFound.into()),
+            };
+            match dir {
+                Ok(dir) => remove_dir(dir.as_fd(), id, &u.path, opts.dry_run, tally),
+                Err(e) => tally.errors.push(nofollow::describe(&u.path, &e)),
+            }
+        }
+    }
+    result
+}
+
+/// Removes a directory tree, or under `dry_run` measures it.
+fn remove_dir(dir: BorrowedFd<'_>, name: &OsStr, path: &Path, dry_run: bool, tally: &mut Tally) {
+    if dry_run {
+        tally.add_tree(dir, name, path);
+    } else {
+        tally.remove_tree(dir, name, path);
+    }
 }
 
 #[cfg(test)]
