@@ -746,3 +746,176 @@ fn prune_removes_what_garbage_collect_removes_and_keeps_images_pullable() {
         reg.pull_all(name, &dir.join(format!("pulled{i}")));
     }
 }
+
+// ------------------------------------------------------------------------
+// Safety on synthetic registries (no server): digests here are well-formed
+// but fake; the tool never hashes blob contents.
+
+fn fake(n: u64) -> String {
+    format!("sha256:{n:064x}")
+}
+
+fn put_blob(v2: &Path, digest: &str, body: &[u8]) {
+    let hex = digest.strip_prefix("sha256:").unwrap();
+    let d = v2.join("blobs/sha256").join(&hex[..2]).join(hex);
+    fs::create_dir_all(&d).unwrap();
+    fs::write(d.join("data"), body).unwrap();
+}
+
+fn put_link(dir: &Path, digest: &str) {
+    fs::create_dir_all(dir).unwrap();
+    fs::write(dir.join("link"), digest).unwrap();
+}
+
+/// One repository `app` with one tagged manifest (config 1, layer 2) and
+/// one orphan blob (3).
+fn synthetic(root: &Path) -> PathBuf {
+    let v2 = root.join("docker/registry/v2");
+    let (cfg, layer, orphan) = (fake(1), fake(2), fake(3));
+    put_blob(&v2, &cfg, b"{}");
+    put_blob(&v2, &layer, &[7; 1000]);
+    put_blob(&v2, &orphan, &[9; 500]);
+    let man = format!(
+        r#"{{"schemaVersion":2,"config":{{"digest":"{cfg}"}},"layers":[{{"digest":"{layer}"}}]}}"#
+    );
+    let man_digest = fake(4);
+    put_blob(&v2, &man_digest, man.as_bytes());
+    let repo = v2.join("repositories/app");
+    for d in [&cfg, &layer] {
+        put_link(&repo.join("_layers/sha256").join(&d[7..]), d);
+    }
+    put_link(
+        &repo
+            .join("_manifests/revisions/sha256")
+            .join(&man_digest[7..]),
+        &man_digest,
+    );
+    put_link(&repo.join("_manifests/tags/v1/current"), &man_digest);
+    v2
+}
+
+fn blob_data(v2: &Path, digest: &str) -> PathBuf {
+    let hex = digest.strip_prefix("sha256:").unwrap();
+    v2.join("blobs/sha256")
+        .join(&hex[..2])
+        .join(hex)
+        .join("data")
+}
+
+#[test]
+fn synthetic_registry_orphan_is_collected_and_nothing_else() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v2 = synthetic(&tmp.path().join("reg"));
+    let mut c = cmd(tmp.path());
+    c.args([
+        "prune",
+        "caches",
+        "-f",
+        "--format",
+        "json",
+        "--registry-offline",
+        "reg",
+    ]);
+    let (v, code, stderr) = json(&mut c);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(v["caches"][0]["freed_bytes"], 500);
+    assert!(!blob_data(&v2, &fake(3)).exists());
+    for n in [1, 2, 4] {
+        assert!(blob_data(&v2, &fake(n)).exists(), "blob {n} removed");
+    }
+}
+
+#[test]
+fn a_bad_link_makes_marks_unknown_and_nothing_is_collected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v2 = synthetic(&tmp.path().join("reg"));
+    put_link(
+        &v2.join("repositories/app/_manifests/revisions/sha256/evil"),
+        "sha256:../../../../etc",
+    );
+    let (v, code, _) = json(cmd(tmp.path()).args(["caches", "--format", "json", "reg"]));
+    assert_eq!(code, 1);
+    assert!(v["caches"][0]["orphans"].is_null());
+    assert!(v["caches"][0]["registry"]["gc"].is_null());
+    let mut c = cmd(tmp.path());
+    c.args([
+        "prune",
+        "caches",
+        "-f",
+        "--format",
+        "json",
+        "--registry-offline",
+        "reg",
+    ]);
+    let (v, code, _) = json(&mut c);
+    assert_eq!(code, 1);
+    let err = v["warnings"][0].as_str().unwrap();
+    assert!(
+        err.contains("evil/link") && err.contains("nothing collected"),
+        "{err}"
+    );
+    assert!(blob_data(&v2, &fake(3)).exists());
+}
+
+#[test]
+fn a_symlinked_blob_directory_is_never_followed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v2 = synthetic(&tmp.path().join("reg"));
+    let outside = tmp.path().join("outside");
+    fs::create_dir(&outside).unwrap();
+    fs::write(outside.join("data"), b"precious").unwrap();
+    let hex = &fake(5)[7..];
+    fs::create_dir_all(v2.join("blobs/sha256").join(&hex[..2])).unwrap();
+    std::os::unix::fs::symlink(&outside, v2.join("blobs/sha256").join(&hex[..2]).join(hex))
+        .unwrap();
+    let mut c = cmd(tmp.path());
+    c.args([
+        "prune",
+        "caches",
+        "-f",
+        "--format",
+        "json",
+        "--registry-offline",
+        "reg",
+    ]);
+    let (_, code, stderr) = json(&mut c);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(fs::read(outside.join("data")).unwrap(), b"precious");
+}
+
+#[test]
+fn a_registry_is_recognised_by_contents_not_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::create_dir_all(tmp.path().join("registry/docker/registry")).unwrap();
+    let (v, _, _) = json(cmd(tmp.path()).args(["caches", "--format", "json", "registry"]));
+    assert_eq!(v["caches"][0]["kind"], "unknown");
+    synthetic(&tmp.path().join("plain"));
+    let (v, _, _) = json(cmd(tmp.path()).args(["caches", "--format", "json", "plain"]));
+    assert_eq!(v["caches"][0]["kind"], "registry");
+}
+
+#[test]
+fn prune_holds_the_lock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v2 = synthetic(&tmp.path().join("reg"));
+    let real = fs::canonicalize(tmp.path().join("reg")).unwrap();
+    let held = podman_storage::caches::lock::PruneLock::acquire(&real).unwrap();
+    let mut c = cmd(tmp.path());
+    c.args([
+        "prune",
+        "caches",
+        "-f",
+        "--format",
+        "json",
+        "--registry-offline",
+        "reg",
+    ]);
+    let (v, code, _) = json(&mut c);
+    assert_eq!(code, 1);
+    assert!(v["warnings"][0]
+        .as_str()
+        .unwrap()
+        .contains("another prune holds the lock"));
+    assert!(blob_data(&v2, &fake(3)).exists());
+    drop(held);
+}
