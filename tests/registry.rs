@@ -919,3 +919,30 @@ fn prune_holds_the_lock() {
     assert!(blob_data(&v2, &fake(3)).exists());
     drop(held);
 }
+
+#[test]
+fn no_repositories_directory_means_nothing_is_collected() {
+    // distribution's garbage-collect stops here too ("Path not found").
+    let tmp = tempfile::tempdir().unwrap();
+    let v2 = synthetic(&tmp.path().join("reg"));
+    fs::remove_dir_all(v2.join("repositories")).unwrap();
+    let mut c = cmd(tmp.path());
+    c.args([
+        "prune",
+        "caches",
+        "-f",
+        "--format",
+        "json",
+        "--registry-offline",
+        "reg",
+    ]);
+    let (v, code, _) = json(&mut c);
+    assert_eq!(code, 1);
+    assert!(v["warnings"][0]
+        .as_str()
+        .unwrap()
+        .contains("no repositories directory"));
+    for n in [1, 2, 3, 4] {
+        assert!(blob_data(&v2, &fake(n)).exists(), "blob {n} removed");
+    }
+}

@@ -556,8 +556,8 @@ fn prune_registry(
 ) -> Result<(), String> {
     let entries = nofollow::list(root).map_err(|e| nofollow::describe(shown, &e))?;
     let scan = registry::scan(root, entries, shown);
-    let v2_path = registry::path_v2(shown);
-    let v2 = registry::open(root).map_err(|e| nofollow::describe(&v2_path, &e))?;
+    let v2_path = registry::v2_path(shown);
+    let v2 = registry::open_v2(root).map_err(|e| nofollow::describe(&v2_path, &e))?;
     let repos_path = v2_path.join("repositories");
     let mut result = Ok(());
     if opts.registry_offline {

@@ -72,7 +72,8 @@ pub fn looks_like(root: BorrowedFd<'_>, entries: &[Entry]) -> bool {
         && open_v2(root).is_ok()
 }
 
-fn open_v2(root: BorrowedFd<'_>) -> std::io::Result<OwnedFd> {
+/// Opens `docker/registry/v2` below a registry root.
+pub(crate) fn open_v2(root: BorrowedFd<'_>) -> std::io::Result<OwnedFd> {
     let docker = nofollow::open_dir(root, OsStr::new(V2[0]))?;
     let registry = nofollow::open_dir(docker.as_fd(), OsStr::new(V2[1]))?;
     nofollow::open_dir(registry.as_fd(), OsStr::new(V2[2]))
@@ -210,6 +211,17 @@ pub fn scan(root: BorrowedFd<'_>, entries: Vec<Entry>, path: &Path) -> Scan {
         }
     };
     let mut link_errors = Vec::new();
+    // Without it distribution's GC stops ("Path not found"): a registry
+    // copied in part must not lose every blob.
+    if !listing
+        .iter()
+        .any(|e| e.kind == EntryKind::Dir && e.name == OsStr::new(REPOSITORIES))
+    {
+        link_errors.push(format!(
+            "{}: no {REPOSITORIES} directory",
+            v2_path.display()
+        ));
+    }
     for e in listing {
         let p = v2_path.join(&e.name);
         match (e.kind, e.name_str()) {
@@ -255,7 +267,7 @@ pub fn scan(root: BorrowedFd<'_>, entries: Vec<Entry>, path: &Path) -> Scan {
     out
 }
 
-fn v2_path(root: &Path) -> PathBuf {
+pub(crate) fn v2_path(root: &Path) -> PathBuf {
     V2.iter().fold(root.to_path_buf(), |p, c| p.join(c))
 }
 
@@ -480,7 +492,7 @@ fn read_repo_dir(
     if top == UPLOADS {
         return uploads(repo, path, files);
     }
-    for (parts, entry, content) in files {
+    for (parts, _, content) in files {
         let p: Vec<&str> = parts.iter().map(|s| s.to_str().unwrap_or("\0")).collect();
         let Some(content) = content else { continue };
         let file_path = parts.iter().fold(path.to_path_buf(), |a, c| a.join(c));
@@ -490,7 +502,6 @@ fn read_repo_dir(
             s.parse::<Digest>()
                 .map_err(|e| format!("{}: {e}", file_path.display()))
         };
-        let _ = entry;
         match (top, p.as_slice()) {
             (LAYERS, [_, _, LINK]) => match parsed() {
                 Ok(d) => repo.layers.push(d),
@@ -535,9 +546,7 @@ fn collect(
     errors: &mut Vec<String>,
 ) {
     if parts.len() > 16 {
-        return tally
-            .errors
-            .push(format!("{}: nested too deep, not measured", path.display()));
+        return errors.push(format!("{}: nested too deep, not measured", path.display()));
     }
     let entries = match nofollow::list(dir) {
         Ok(e) => e,
@@ -884,15 +893,6 @@ pub(crate) fn open_rel(dir: BorrowedFd<'_>, rel: &Path) -> std::io::Result<Owned
         Some(fd) => Ok(fd),
         None => Ok(rustix::io::dup(dir)?),
     }
-}
-
-/// Opens `docker/registry/v2` below a registry root.
-pub(crate) fn open(root: BorrowedFd<'_>) -> std::io::Result<OwnedFd> {
-    open_v2(root)
-}
-
-pub(crate) fn path_v2(root: &Path) -> PathBuf {
-    v2_path(root)
 }
 
 #[cfg(test)]
