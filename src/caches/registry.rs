@@ -230,17 +230,7 @@ pub fn scan(root: BorrowedFd<'_>, entries: Vec<Entry>, path: &Path) -> Scan {
             }
             (EntryKind::Dir, Some(REPOSITORIES)) => match nofollow::open_dir(v2.as_fd(), &e.name) {
                 Ok(fd) => {
-                    let mut repos = Vec::new();
-                    walk_repositories(
-                        fd.as_fd(),
-                        &p,
-                        PathBuf::new(),
-                        0,
-                        &mut tally,
-                        &mut repos,
-                        &mut link_errors,
-                    );
-                    out.repos = repos;
+                    out.repos = scan_repositories(fd.as_fd(), &p, &mut tally, &mut link_errors);
                 }
                 Err(err) => {
                     link_errors.push(nofollow::describe(&p, &err));
@@ -419,13 +409,47 @@ fn scan_prefix(alg_fd: BorrowedFd<'_>, alg: Algorithm, p: &Entry, alg_path: &Pat
 /// Repository names nest no deeper than this.
 const MAX_REPO_DEPTH: usize = 64;
 
-fn walk_repositories(
+/// A repository directory found by the walk, read afterwards in parallel.
+struct RepoDir {
+    fd: OwnedFd,
+    path: PathBuf,
+    rel: PathBuf,
+    /// Its `_layers`, `_manifests` and `_uploads`.
+    parts: Vec<OsString>,
+}
+
+/// A repository's links, the entries below its `_` directories (measured by
+/// the caller, so a hard link is still counted once), and its errors.
+type RepoRead = (RepoLinks, Vec<Entry>, Vec<String>);
+
+/// Finds the repositories below `repositories/` and reads them in parallel.
+fn scan_repositories(
+    dir: BorrowedFd<'_>,
+    path: &Path,
+    tally: &mut Tally,
+    errors: &mut Vec<String>,
+) -> Vec<RepoLinks> {
+    let mut found = Vec::new();
+    find_repositories(dir, path, PathBuf::new(), 0, tally, &mut found, errors);
+    let read: Vec<RepoRead> = found.into_par_iter().map(read_repo).collect();
+    let mut repos = Vec::with_capacity(read.len());
+    for (repo, entries, errs) in read {
+        for e in &entries {
+            tally.add(e);
+        }
+        errors.extend(errs);
+        repos.push(repo);
+    }
+    repos
+}
+
+fn find_repositories(
     dir: BorrowedFd<'_>,
     path: &Path,
     rel: PathBuf,
     depth: usize,
     tally: &mut Tally,
-    repos: &mut Vec<RepoLinks>,
+    found: &mut Vec<RepoDir>,
     errors: &mut Vec<String>,
 ) {
     if depth > MAX_REPO_DEPTH {
@@ -438,11 +462,7 @@ fn walk_repositories(
     let is_repo = entries
         .iter()
         .any(|e| e.kind == EntryKind::Dir && e.name == OsStr::new(LAYERS));
-    let mut repo = is_repo.then(|| RepoLinks {
-        name: rel.to_string_lossy().into_owned(),
-        rel: rel.clone(),
-        ..RepoLinks::default()
-    });
+    let mut parts = Vec::new();
     for e in entries {
         let p = path.join(&e.name);
         let name = e.name_str().unwrap_or("");
@@ -450,44 +470,68 @@ fn walk_repositories(
             tally.add(&e);
             continue;
         }
-        match (&mut repo, name) {
-            (Some(r), LAYERS | MANIFESTS | UPLOADS) => {
-                read_repo_dir(dir, &e.name, &p, r, tally, errors);
-            }
-            (_, n) if n.starts_with('_') => tally.add_tree(dir, &e.name, &p),
+        match name {
+            LAYERS | MANIFESTS | UPLOADS if is_repo => parts.push(e.name),
+            n if n.starts_with('_') => tally.add_tree(dir, &e.name, &p),
             _ => match nofollow::open_dir(dir, &e.name) {
-                Ok(fd) => walk_repositories(
+                Ok(fd) => find_repositories(
                     fd.as_fd(),
                     &p,
                     rel.join(&e.name),
                     depth + 1,
                     tally,
-                    repos,
+                    found,
                     errors,
                 ),
                 Err(err) => errors.push(nofollow::describe(&p, &err)),
             },
         }
     }
-    repos.extend(repo);
+    if is_repo {
+        match rustix::io::dup(dir) {
+            Ok(fd) => found.push(RepoDir {
+                fd,
+                path: path.to_path_buf(),
+                rel,
+                parts,
+            }),
+            Err(e) => errors.push(nofollow::describe(path, &e.into())),
+        }
+    }
 }
 
-/// Walks `_layers`, `_manifests` or `_uploads`, measuring everything and
-/// reading every link file at a place the layout gives a meaning to.
+fn read_repo(dir: RepoDir) -> RepoRead {
+    let mut repo = RepoLinks {
+        name: dir.rel.to_string_lossy().into_owned(),
+        rel: dir.rel.clone(),
+        ..RepoLinks::default()
+    };
+    let mut entries = Vec::new();
+    let mut errors = Vec::new();
+    for part in &dir.parts {
+        let p = dir.path.join(part);
+        match nofollow::open_dir(dir.fd.as_fd(), part) {
+            Ok(fd) => read_repo_dir(fd.as_fd(), part, &p, &mut repo, &mut entries, &mut errors),
+            Err(e) => errors.push(nofollow::describe(&p, &e)),
+        }
+    }
+    (repo, entries, errors)
+}
+
+/// Walks `_layers`, `_manifests` or `_uploads` (open as `fd`), listing
+/// everything and reading every link file at a place the layout gives a
+/// meaning to.
 fn read_repo_dir(
-    dir: BorrowedFd<'_>,
+    fd: BorrowedFd<'_>,
     name: &OsStr,
     path: &Path,
     repo: &mut RepoLinks,
-    tally: &mut Tally,
+    entries: &mut Vec<Entry>,
     errors: &mut Vec<String>,
 ) {
     let mut files = Vec::new();
-    let fd = match nofollow::open_dir(dir, name) {
-        Ok(fd) => fd,
-        Err(e) => return errors.push(nofollow::describe(path, &e)),
-    };
-    collect(fd.as_fd(), path, &mut Vec::new(), &mut files, tally, errors);
+    collect(fd, path, &mut Vec::new(), &mut files, errors);
+    entries.extend(files.iter().map(|(_, e, _)| e.clone()));
     let top = name.to_str().unwrap_or("");
     if top == UPLOADS {
         return uploads(repo, path, files);
@@ -523,8 +567,8 @@ fn read_repo_dir(
     if top == MANIFESTS {
         // Tags without a current link still count for `--delete-untagged`'s
         // index cleanup: list the tag directories themselves.
-        if let Ok(tags) = nofollow::open_dir(fd.as_fd(), OsStr::new("tags"))
-            .and_then(|t| nofollow::list(t.as_fd()))
+        if let Ok(tags) =
+            nofollow::open_dir(fd, OsStr::new("tags")).and_then(|t| nofollow::list(t.as_fd()))
         {
             for t in tags.into_iter().filter(|t| t.kind == EntryKind::Dir) {
                 repo.tags.entry(t.name).or_insert(None);
@@ -535,14 +579,13 @@ fn read_repo_dir(
 
 type Found = (Vec<OsString>, Entry, Option<Vec<u8>>);
 
-/// Every non-directory entry below `dir` (measured), with the content of
-/// regular files named `link` or `startedat`.
+/// Every non-directory entry below `dir`, with the content of regular files
+/// named `link` or `startedat`.
 fn collect(
     dir: BorrowedFd<'_>,
     path: &Path,
     parts: &mut Vec<OsString>,
     out: &mut Vec<Found>,
-    tally: &mut Tally,
     errors: &mut Vec<String>,
 ) {
     if parts.len() > 16 {
@@ -557,11 +600,10 @@ fn collect(
         parts.push(e.name.clone());
         if e.kind == EntryKind::Dir {
             match nofollow::open_dir(dir, &e.name) {
-                Ok(fd) => collect(fd.as_fd(), &p, parts, out, tally, errors),
+                Ok(fd) => collect(fd.as_fd(), &p, parts, out, errors),
                 Err(err) => errors.push(nofollow::describe(&p, &err)),
             }
         } else {
-            tally.add(&e);
             let wanted = e.kind == EntryKind::File
                 && (e.name == OsStr::new(LINK) || e.name == OsStr::new(STARTED_AT));
             let content = if wanted {
