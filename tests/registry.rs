@@ -859,6 +859,8 @@ fn a_bad_link_makes_marks_unknown_and_nothing_is_collected() {
 
 #[test]
 fn a_symlinked_blob_directory_is_never_followed() {
+    // distribution's driver would follow it, so what is behind it (a
+    // manifest, say) is unknown here: nothing is collected.
     let tmp = tempfile::tempdir().unwrap();
     let v2 = synthetic(&tmp.path().join("reg"));
     let outside = tmp.path().join("outside");
@@ -878,9 +880,15 @@ fn a_symlinked_blob_directory_is_never_followed() {
         "--registry-offline",
         "reg",
     ]);
-    let (_, code, stderr) = json(&mut c);
-    assert_eq!(code, 0, "{stderr}");
+    let (v, code, _) = json(&mut c);
+    assert_eq!(code, 1);
+    let w = v["warnings"][0].as_str().unwrap();
+    assert!(
+        w.contains("a symlink, not followed") && w.contains("nothing collected"),
+        "{w}"
+    );
     assert_eq!(fs::read(outside.join("data")).unwrap(), b"precious");
+    assert!(blob_data(&v2, &fake(3)).exists());
 }
 
 #[test]

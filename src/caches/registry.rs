@@ -226,7 +226,11 @@ pub fn scan(root: BorrowedFd<'_>, entries: Vec<Entry>, path: &Path) -> Scan {
         let p = v2_path.join(&e.name);
         match (e.kind, e.name_str()) {
             (EntryKind::Dir, Some(BLOBS)) => {
+                let before = tally.errors.len();
                 scan_blobs(v2.as_fd(), &p, &mut tally, &mut out);
+                // A manifest in an unreadable part of blobs/ would look
+                // absent, and the layers only it marks would look garbage.
+                link_errors.extend(tally.errors.drain(before..));
             }
             (EntryKind::Dir, Some(REPOSITORIES)) => match nofollow::open_dir(v2.as_fd(), &e.name) {
                 Ok(fd) => {
@@ -297,6 +301,15 @@ fn walk_to_v2(
     Ok(dir.expect("V2 is not empty"))
 }
 
+/// A symlink where distribution's filesystem driver would follow it: not
+/// followed here, so what it hides is unknown and marks are too.
+fn symlink_error(path: &Path) -> String {
+    format!(
+        "{}: a symlink, not followed (garbage-collect would follow it)",
+        path.display()
+    )
+}
+
 /// One `<2 hex>` directory's blobs, listed on a worker thread.
 #[derive(Default)]
 struct PrefixScan {
@@ -317,6 +330,9 @@ fn scan_blobs(v2: BorrowedFd<'_>, blobs_path: &Path, tally: &mut Tally, out: &mu
         let alg_path = blobs_path.join(&a.name);
         let alg = a.name_str().and_then(Algorithm::from_name);
         let (Some(alg), EntryKind::Dir) = (alg, a.kind) else {
+            if a.kind == EntryKind::Symlink {
+                tally.errors.push(symlink_error(&alg_path));
+            }
             if a.kind == EntryKind::Dir {
                 tally.add_tree(blobs_fd.as_fd(), &a.name, &alg_path);
             } else {
@@ -356,6 +372,9 @@ fn scan_prefix(alg_fd: BorrowedFd<'_>, alg: Algorithm, p: &Entry, alg_path: &Pat
     let mut s = PrefixScan::default();
     let p_path = alg_path.join(&p.name);
     if p.kind != EntryKind::Dir {
+        if p.kind == EntryKind::Symlink {
+            s.strays.errors.push(symlink_error(&p_path));
+        }
         s.other.push(p.clone());
         return s;
     }
@@ -376,6 +395,9 @@ fn scan_prefix(alg_fd: BorrowedFd<'_>, alg: Algorithm, p: &Entry, alg_path: &Pat
             .filter(|n| n.get(..2) == Some(prefix))
             .and_then(|n| Digest::new(alg, n));
         let (Some(d), EntryKind::Dir) = (digest, h.kind) else {
+            if h.kind == EntryKind::Symlink {
+                s.strays.errors.push(symlink_error(&h_path));
+            }
             if h.kind == EntryKind::Dir {
                 s.strays.add_tree(p_fd.as_fd(), &h.name, &h_path);
             } else {
@@ -467,6 +489,9 @@ fn find_repositories(
         let p = path.join(&e.name);
         let name = e.name_str().unwrap_or("");
         if e.kind != EntryKind::Dir {
+            if e.kind == EntryKind::Symlink {
+                errors.push(symlink_error(&p));
+            }
             tally.add(&e);
             continue;
         }
@@ -604,6 +629,9 @@ fn collect(
                 Err(err) => errors.push(nofollow::describe(&p, &err)),
             }
         } else {
+            if e.kind == EntryKind::Symlink {
+                errors.push(symlink_error(&p));
+            }
             let wanted = e.kind == EntryKind::File
                 && (e.name == OsStr::new(LINK) || e.name == OsStr::new(STARTED_AT));
             let content = if wanted {
