@@ -37,10 +37,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use rayon::prelude::*;
+use rustix::fs::{self as rfs, AtFlags, Dir, FileType};
+use rustix::io::Errno;
 use serde::{Deserialize, Serialize};
 
 use super::digest::{Algorithm, Digest};
@@ -301,6 +304,56 @@ fn walk_to_v2(
     Ok(dir.expect("V2 is not empty"))
 }
 
+/// Lists a directory whose fd we own, for the many one-entry directories of
+/// a registry: the fd is read in place (`Dir::read_from`, which
+/// [`nofollow::list`] uses, reopens it: an `fcntl`, an `openat` and a
+/// `close` more), and entries the directory reports as directories are not
+/// `lstat`ed, since a directory's own size is never counted.
+fn list_dir(fd: OwnedFd) -> std::io::Result<(Dir, Vec<Entry>)> {
+    let mut dir = Dir::new(fd)?;
+    let mut out = Vec::new();
+    while let Some(item) = dir.read() {
+        let item = item?;
+        let name = item.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        let name = OsStr::from_bytes(name).to_os_string();
+        if item.file_type() == FileType::Directory {
+            out.push(dir_entry(name));
+            continue;
+        }
+        match rfs::statat(dir.fd()?, &name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => out.push(Entry::from_stat(name, &st)),
+            // Renamed or removed since readdir: skipped, as nofollow::list does.
+            Err(Errno::NOENT) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok((dir, out))
+}
+
+/// A directory entry known from `d_type` alone.
+fn dir_entry(name: OsString) -> Entry {
+    Entry {
+        name,
+        kind: EntryKind::Dir,
+        size: 0,
+        dev: 0,
+        ino: 0,
+        nlink: 1,
+        atime: SystemTime::UNIX_EPOCH,
+        mtime: SystemTime::UNIX_EPOCH,
+        mode: 0o040_000,
+        uid: 0,
+        gid: 0,
+    }
+}
+
+fn open_list(dir: BorrowedFd<'_>, name: &OsStr) -> std::io::Result<(Dir, Vec<Entry>)> {
+    nofollow::open_dir(dir, name).and_then(list_dir)
+}
+
 /// A symlink where distribution's filesystem driver would follow it: not
 /// followed here, so what it hides is unknown and marks are too.
 fn symlink_error(path: &Path) -> String {
@@ -378,16 +431,23 @@ fn scan_prefix(alg_fd: BorrowedFd<'_>, alg: Algorithm, p: &Entry, alg_path: &Pat
         s.other.push(p.clone());
         return s;
     }
+    if let Err(e) = scan_hexes(alg_fd, alg, p, &p_path, &mut s) {
+        s.strays.errors.push(nofollow::describe(&p_path, &e));
+    }
+    s
+}
+
+/// The `<hex>` directories of one `<2 hex>` directory.
+fn scan_hexes(
+    alg_fd: BorrowedFd<'_>,
+    alg: Algorithm,
+    p: &Entry,
+    p_path: &Path,
+    s: &mut PrefixScan,
+) -> std::io::Result<()> {
     let prefix = p.name_str().unwrap_or("");
-    let listed = nofollow::open_dir(alg_fd, &p.name)
-        .and_then(|fd| nofollow::list(fd.as_fd()).map(|l| (fd, l)));
-    let (p_fd, hexes) = match listed {
-        Ok(x) => x,
-        Err(e) => {
-            s.strays.errors.push(nofollow::describe(&p_path, &e));
-            return s;
-        }
-    };
+    let (p_dir, hexes) = open_list(alg_fd, &p.name)?;
+    let p_fd = p_dir.fd()?;
     for h in hexes {
         let h_path = p_path.join(&h.name);
         let digest = h
@@ -399,15 +459,13 @@ fn scan_prefix(alg_fd: BorrowedFd<'_>, alg: Algorithm, p: &Entry, alg_path: &Pat
                 s.strays.errors.push(symlink_error(&h_path));
             }
             if h.kind == EntryKind::Dir {
-                s.strays.add_tree(p_fd.as_fd(), &h.name, &h_path);
+                s.strays.add_tree(p_fd, &h.name, &h_path);
             } else {
                 s.other.push(h);
             }
             continue;
         };
-        let listed = nofollow::open_dir(p_fd.as_fd(), &h.name)
-            .and_then(|fd| nofollow::list(fd.as_fd()).map(|l| (fd, l)));
-        let (h_fd, files) = match listed {
+        let (h_dir, files) = match open_list(p_fd, &h.name) {
             Ok(x) => x,
             Err(e) => {
                 s.strays.errors.push(nofollow::describe(&h_path, &e));
@@ -419,13 +477,16 @@ fn scan_prefix(alg_fd: BorrowedFd<'_>, alg: Algorithm, p: &Entry, alg_path: &Pat
                 s.blobs.push((d.clone(), f));
             } else if f.kind == EntryKind::Dir {
                 s.strays
-                    .add_tree(h_fd.as_fd(), &f.name, &h_path.join(&f.name));
+                    .add_tree(h_dir.fd()?, &f.name, &h_path.join(&f.name));
             } else {
+                if f.kind == EntryKind::Symlink {
+                    s.strays.errors.push(symlink_error(&h_path.join(&f.name)));
+                }
                 s.other.push(f);
             }
         }
     }
-    s
+    Ok(())
 }
 
 /// Repository names nest no deeper than this.
@@ -555,7 +616,10 @@ fn read_repo_dir(
     errors: &mut Vec<String>,
 ) {
     let mut files = Vec::new();
-    collect(fd, path, &mut Vec::new(), &mut files, errors);
+    match rustix::io::dup(fd) {
+        Ok(own) => collect(own, path, &mut Vec::new(), &mut files, errors),
+        Err(e) => errors.push(nofollow::describe(path, &e.into())),
+    }
     entries.extend(files.iter().map(|(_, e, _)| e.clone()));
     let top = name.to_str().unwrap_or("");
     if top == UPLOADS {
@@ -607,7 +671,7 @@ type Found = (Vec<OsString>, Entry, Option<Vec<u8>>);
 /// Every non-directory entry below `dir`, with the content of regular files
 /// named `link` or `startedat`.
 fn collect(
-    dir: BorrowedFd<'_>,
+    fd: OwnedFd,
     path: &Path,
     parts: &mut Vec<OsString>,
     out: &mut Vec<Found>,
@@ -616,16 +680,20 @@ fn collect(
     if parts.len() > 16 {
         return errors.push(format!("{}: nested too deep, not measured", path.display()));
     }
-    let entries = match nofollow::list(dir) {
-        Ok(e) => e,
+    let (d, entries) = match list_dir(fd) {
+        Ok(x) => x,
         Err(e) => return errors.push(nofollow::describe(path, &e)),
+    };
+    let dir = match d.fd() {
+        Ok(fd) => fd,
+        Err(e) => return errors.push(nofollow::describe(path, &e.into())),
     };
     for e in entries {
         let p = path.join(&e.name);
         parts.push(e.name.clone());
         if e.kind == EntryKind::Dir {
             match nofollow::open_dir(dir, &e.name) {
-                Ok(fd) => collect(fd.as_fd(), &p, parts, out, errors),
+                Ok(fd) => collect(fd, &p, parts, out, errors),
                 Err(err) => errors.push(nofollow::describe(&p, &err)),
             }
         } else {
@@ -635,7 +703,7 @@ fn collect(
             let wanted = e.kind == EntryKind::File
                 && (e.name == OsStr::new(LINK) || e.name == OsStr::new(STARTED_AT));
             let content = if wanted {
-                match read_small(dir, &e.name, MAX_LINK_BYTES) {
+                match read_small(dir, &e.name, e.size, MAX_LINK_BYTES) {
                     Ok(c) => Some(c),
                     Err(err) => {
                         errors.push(format!("{}: {err}", p.display()));
@@ -651,12 +719,21 @@ fn collect(
     }
 }
 
-fn read_small(dir: BorrowedFd<'_>, name: &OsStr, max: u64) -> Result<Vec<u8>, String> {
-    let file = nofollow::open_file(dir, name).map_err(|e| e.to_string())?;
-    let mut buf = Vec::new();
-    file.take(max + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| e.to_string())?;
+/// Reads a file of at most `max` bytes. `size` is what `lstat` saw: a first
+/// read returning exactly that many bytes is taken as the whole file, which
+/// saves the read that would only see end-of-file (links and manifests are
+/// written once, by rename).
+fn read_small(dir: BorrowedFd<'_>, name: &OsStr, size: u64, max: u64) -> Result<Vec<u8>, String> {
+    let mut file = nofollow::open_file(dir, name).map_err(|e| e.to_string())?;
+    let mut buf = vec![0; size.min(max) as usize + 1];
+    let n = file.read(&mut buf).map_err(|e| e.to_string())?;
+    buf.truncate(n);
+    if n as u64 != size {
+        (&mut file)
+            .take(max + 1 - n as u64)
+            .read_to_end(&mut buf)
+            .map_err(|e| e.to_string())?;
+    }
     if buf.len() as u64 > max {
         return Err(format!("larger than {max} bytes"));
     }
@@ -754,7 +831,8 @@ fn read_manifests(v2: BorrowedFd<'_>, v2_path: &Path, scan: &mut Scan) -> Result
         .map(|d| {
             let p = blob_dir(&blobs_path, d).join(DATA);
             let dir = open_blob_dir(blobs.as_fd(), d).map_err(|e| nofollow::describe(&p, &e))?;
-            let bytes = read_small(dir.as_fd(), OsStr::new(DATA), MAX_MANIFEST_BYTES)
+            let size = scan.blobs.get(d).map_or(0, |e| e.size);
+            let bytes = read_small(dir.as_fd(), OsStr::new(DATA), size, MAX_MANIFEST_BYTES)
                 .map_err(|e| format!("{}: {e}", p.display()))?;
             let what = format!("{} (manifest {d})", p.display());
             Ok((d.clone(), manifest_references(&bytes, &what)?))
