@@ -1075,3 +1075,49 @@ fn random_registries_are_pruned_exactly_as_garbage_collect_prunes_them() {
     assert!(compared as u64 >= cases, "{compared} comparisons");
     assert!(untagged_compared > 0);
 }
+
+#[test]
+fn df_and_overview_count_a_configured_registry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reg = tmp.path().join("reg");
+    synthetic(&reg);
+    let config = tmp.path().join("config.toml");
+    fs::write(
+        &config,
+        format!("[caches]\npaths = [{:?}]\n", reg.display().to_string()),
+    )
+    .unwrap();
+    let on_disk = du_sb(&reg) - dir_sizes(&reg);
+    let replay = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/podman-4.3.1/empty");
+    let view = |args: &[&str]| {
+        let mut c = cmd(tmp.path());
+        c.env("PODMAN_STORAGE_CONFIG", &config)
+            .arg("--replay")
+            .arg(&replay)
+            .args(["--format", "json"])
+            .args(args);
+        let (v, code, stderr) = json(&mut c);
+        assert_eq!(code, 0, "{stderr}");
+        v
+    };
+    let df = view(&["df"]);
+    let caches = df["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "caches")
+        .unwrap()
+        .clone();
+    assert_eq!(caches["bytes"], on_disk);
+    // The orphan blob (500 bytes) is what --registry-offline frees.
+    assert_eq!(caches["reclaimable_bytes"], 500);
+    let overview = view(&[]);
+    let global = overview["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "global")
+        .unwrap()
+        .clone();
+    assert_eq!(global["caches_bytes"], on_disk);
+}
