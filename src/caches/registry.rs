@@ -870,6 +870,7 @@ impl Scan {
                 .filter(|d| self.blobs.contains_key(*d))
                 .collect();
             let tagged: HashSet<&Digest> = r.tags.values().flatten().collect();
+            let mut expanded: HashSet<&Digest> = HashSet::new();
             for d in &r.revisions {
                 if !present.contains(d) {
                     continue;
@@ -882,7 +883,7 @@ impl Scan {
                     continue;
                 }
                 marked.insert(d.clone());
-                self.mark_references(d, &present, &mut marked);
+                self.mark_references(d, &present, &mut expanded, &mut marked);
             }
         }
         let mut plan = GcPlan {
@@ -907,18 +908,27 @@ impl Scan {
     }
 
     /// Marks what `d` references, and through lists and indexes what their
-    /// manifests present in the same repository reference.
-    fn mark_references(
-        &self,
-        d: &Digest,
-        present: &HashSet<&Digest>,
+    /// manifests present in the same repository reference. A manifest is
+    /// expanded once per repository whether or not it was marked already:
+    /// marked by another repository's index, where it was not present, its
+    /// layers were not marked (distribution 3 skips it then, and collects
+    /// the layers of an image this repository still serves).
+    fn mark_references<'a>(
+        &'a self,
+        d: &'a Digest,
+        present: &HashSet<&'a Digest>,
+        expanded: &mut HashSet<&'a Digest>,
         marked: &mut HashSet<Digest>,
     ) {
-        let mut stack = vec![d.clone()];
+        if !expanded.insert(d) {
+            return;
+        }
+        let mut stack = vec![d];
         while let Some(d) = stack.pop() {
-            for r in self.references.get(&d).into_iter().flatten() {
-                if marked.insert(r.clone()) && present.contains(r) {
-                    stack.push(r.clone());
+            for r in self.references.get(d).into_iter().flatten() {
+                marked.insert(r.clone());
+                if present.contains(r) && expanded.insert(r) {
+                    stack.push(r);
                 }
             }
         }
@@ -1046,6 +1056,55 @@ pub(crate) fn open_rel(dir: BorrowedFd<'_>, rel: &Path) -> std::io::Result<Owned
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn d(n: u8) -> Digest {
+        Digest::new(Algorithm::Sha256, &format!("{n:02x}").repeat(32)).unwrap()
+    }
+
+    fn file(n: u8) -> Entry {
+        Entry {
+            kind: EntryKind::File,
+            size: 100 + u64::from(n),
+            ino: u64::from(n),
+            ..dir_entry(OsString::from("data"))
+        }
+    }
+
+    #[test]
+    fn an_index_marked_elsewhere_still_marks_its_children_here() {
+        // Repository a's index names manifest C, which only b holds; b's
+        // own index names C too, and C (untagged in b) references layer L.
+        let (ia, ib, c, l) = (d(1), d(2), d(3), d(4));
+        let repo = |name: &str, revisions: Vec<Digest>, tagged: &Digest| RepoLinks {
+            name: name.into(),
+            revisions,
+            tags: BTreeMap::from([(OsString::from("t"), Some(tagged.clone()))]),
+            ..RepoLinks::default()
+        };
+        let scan = Scan {
+            blobs: [&ia, &ib, &c, &l]
+                .iter()
+                .enumerate()
+                .map(|(i, x)| ((*x).clone(), file(i as u8)))
+                .collect(),
+            tally: Tally::default(),
+            blob_bytes: 0,
+            repos: vec![
+                repo("a", vec![ia.clone()], &ia),
+                repo("b", vec![ib.clone(), c.clone()], &ib),
+            ],
+            references: HashMap::from([
+                (ia.clone(), vec![c.clone()]),
+                (ib.clone(), vec![c.clone()]),
+                (c.clone(), vec![l.clone()]),
+            ]),
+            marks_known: Ok(()),
+        };
+        let plan = scan.plan(true).unwrap();
+        assert!(plan.blobs.is_empty(), "{:?}", plan.blobs);
+        assert!(plan.manifests.is_empty(), "{:?}", plan.manifests);
+        assert_eq!(plan.marked, 4);
+    }
 
     #[test]
     fn references_read_as_distribution_2_8_does() {
