@@ -248,7 +248,7 @@ pub fn prune(path: &Path, opts: &PruneOptions) -> PruneReport {
             }
         }
         Action::Registry => {
-            if let Err(e) = prune_registry(path, root.as_fd(), opts, &mut tally) {
+            if let Err(e) = registry::sweep::prune(path, root.as_fd(), opts, &mut tally) {
                 out.errors.push(e);
             }
             if !opts.registry_offline {
@@ -543,121 +543,6 @@ fn prune_orphans(
         }
     }
     Ok(())
-}
-
-/// Garbage-collects a registry (with `--registry-offline`) and removes old
-/// uploads (with `--older-than`). Every path is built from directory names
-/// the scan listed and validated digests, opened without following links.
-fn prune_registry(
-    shown: &Path,
-    root: BorrowedFd<'_>,
-    opts: &PruneOptions,
-    tally: &mut Tally,
-) -> Result<(), String> {
-    let entries = nofollow::list(root).map_err(|e| nofollow::describe(shown, &e))?;
-    let scan = registry::scan(root, entries, shown);
-    let v2_path = registry::v2_path(shown);
-    let v2 = registry::open_v2(root).map_err(|e| nofollow::describe(&v2_path, &e))?;
-    let repos_path = v2_path.join("repositories");
-    let mut result = Ok(());
-    if opts.registry_offline {
-        match scan.plan(opts.delete_untagged) {
-            Err(e) => result = Err(format!("{e}; nothing collected in this registry")),
-            Ok(plan) => {
-                let repos = nofollow::open_dir(v2.as_fd(), OsStr::new("repositories")).ok();
-                for m in &plan.manifests {
-                    let Some((rel, tags)) = scan.repo(&m.repository) else {
-                        continue;
-                    };
-                    let repo_path = repos_path.join(rel).join("_manifests");
-                    let manifests = match &repos {
-                        Some(r) => registry::open_rel(r.as_fd(), &rel.join("_manifests")),
-                        None => Err(std::io::ErrorKind::NotFound.into()),
-                    };
-                    let manifests = match manifests {
-                        Ok(fd) => fd,
-                        Err(e) => {
-                            tally.errors.push(nofollow::describe(&repo_path, &e));
-                            continue;
-                        }
-                    };
-                    let alg = m.digest.algorithm().name();
-                    let hex = OsStr::new(m.digest.hex());
-                    for tag in tags {
-                        let rel = Path::new("tags").join(tag).join("index").join(alg);
-                        if let Ok(dir) = registry::open_rel(manifests.as_fd(), &rel) {
-                            if rfs::statat(dir.as_fd(), hex, rfs::AtFlags::SYMLINK_NOFOLLOW).is_ok()
-                            {
-                                remove_dir(
-                                    dir.as_fd(),
-                                    hex,
-                                    &repo_path.join(&rel).join(hex),
-                                    opts.dry_run,
-                                    tally,
-                                );
-                            }
-                        }
-                    }
-                    let rel = Path::new("revisions").join(alg);
-                    match registry::open_rel(manifests.as_fd(), &rel) {
-                        Ok(dir) => remove_dir(
-                            dir.as_fd(),
-                            hex,
-                            &repo_path.join(&rel).join(hex),
-                            opts.dry_run,
-                            tally,
-                        ),
-                        Err(e) => tally
-                            .errors
-                            .push(nofollow::describe(&repo_path.join(&rel), &e)),
-                    }
-                }
-                let blobs_path = v2_path.join("blobs");
-                match nofollow::open_dir(v2.as_fd(), OsStr::new("blobs")) {
-                    Ok(blobs) => {
-                        for d in &plan.blobs {
-                            registry::remove_blob(
-                                blobs.as_fd(),
-                                &blobs_path,
-                                d,
-                                opts.dry_run,
-                                tally,
-                            );
-                        }
-                    }
-                    Err(e) if plan.blobs.is_empty() && e.kind() == std::io::ErrorKind::NotFound => {
-                    }
-                    Err(e) => tally.errors.push(nofollow::describe(&blobs_path, &e)),
-                }
-            }
-        }
-    }
-    if let Some(cutoff) = opts.older_than.and_then(|d| opts.now.checked_sub(d)) {
-        let repos = nofollow::open_dir(v2.as_fd(), OsStr::new("repositories")).ok();
-        for (rel, u) in scan.uploads().filter(|(_, u)| u.started <= cutoff) {
-            let Some(id) = u.path.file_name() else {
-                continue;
-            };
-            let dir = match &repos {
-                Some(r) => registry::open_rel(r.as_fd(), &rel.join("_uploads")),
-                None => Err(std::io::ErrorKind::NotFound.into()),
-            };
-            match dir {
-                Ok(dir) => remove_dir(dir.as_fd(), id, &u.path, opts.dry_run, tally),
-                Err(e) => tally.errors.push(nofollow::describe(&u.path, &e)),
-            }
-        }
-    }
-    result
-}
-
-/// Removes a directory tree, or under `dry_run` measures it.
-fn remove_dir(dir: BorrowedFd<'_>, name: &OsStr, path: &Path, dry_run: bool, tally: &mut Tally) {
-    if dry_run {
-        tally.add_tree(dir, name, path);
-    } else {
-        tally.remove_tree(dir, name, path);
-    }
 }
 
 #[cfg(test)]
