@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use rayon::prelude::*;
-use rustix::fs::{self as rfs, AtFlags, Dir, FileType};
+use rustix::fs::{self as rfs, AtFlags, Dir, FileType, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
 use super::super::digest::{Algorithm, Digest};
@@ -281,17 +281,18 @@ fn scan_hexes(
     let (p_dir, hexes) = open_list(alg_fd, &p.name)?;
     let p_fd = p_dir.fd()?;
     for h in hexes {
-        let h_path = p_path.join(&h.name);
+        // Built only for messages: 20,000 blobs need none.
+        let h_path = || p_path.join(&h.name);
         let digest = h
             .name_str()
             .filter(|n| n.get(..2) == Some(prefix))
             .and_then(|n| Digest::new(alg, n));
         let (Some(d), EntryKind::Dir) = (digest, h.kind) else {
             if h.kind == EntryKind::Symlink {
-                s.strays.errors.push(symlink_error(&h_path));
+                s.strays.errors.push(symlink_error(&h_path()));
             }
             if h.kind == EntryKind::Dir {
-                s.strays.add_tree(p_fd, &h.name, &h_path);
+                s.strays.add_tree(p_fd, &h.name, &h_path());
             } else {
                 s.other.push(h);
             }
@@ -300,7 +301,7 @@ fn scan_hexes(
         let (h_dir, files) = match open_list(p_fd, &h.name) {
             Ok(x) => x,
             Err(e) => {
-                s.strays.errors.push(nofollow::describe(&h_path, &e));
+                s.strays.errors.push(nofollow::describe(&h_path(), &e));
                 continue;
             }
         };
@@ -309,10 +310,10 @@ fn scan_hexes(
                 s.blobs.push((d.clone(), f));
             } else if f.kind == EntryKind::Dir {
                 s.strays
-                    .add_tree(h_dir.fd()?, &f.name, &h_path.join(&f.name));
+                    .add_tree(h_dir.fd()?, &f.name, &h_path().join(&f.name));
             } else {
                 if f.kind == EntryKind::Symlink {
-                    s.strays.errors.push(symlink_error(&h_path.join(&f.name)));
+                    s.strays.errors.push(symlink_error(&h_path().join(&f.name)));
                 }
                 s.other.push(f);
             }
@@ -460,12 +461,12 @@ fn read_repo_dir(
     for (parts, _, content) in files {
         let p: Vec<&str> = parts.iter().map(|s| s.to_str().unwrap_or("\0")).collect();
         let Some(content) = content else { continue };
-        let file_path = parts.iter().fold(path.to_path_buf(), |a, c| a.join(c));
+        let file_path = || parts.iter().fold(path.to_path_buf(), |a, c| a.join(c));
         let parsed = || -> Result<Digest, String> {
             let s = std::str::from_utf8(&content)
-                .map_err(|_| format!("{}: link is not text", file_path.display()))?;
+                .map_err(|_| format!("{}: link is not text", file_path().display()))?;
             s.parse::<Digest>()
-                .map_err(|e| format!("{}: {e}", file_path.display()))
+                .map_err(|e| format!("{}: {e}", file_path().display()))
         };
         match (top, p.as_slice()) {
             (LAYERS, [_, _, LINK]) => match parsed() {
@@ -521,16 +522,16 @@ fn collect(
         Err(e) => return errors.push(nofollow::describe(path, &e.into())),
     };
     for e in entries {
-        let p = path.join(&e.name);
+        let p = || path.join(&e.name);
         parts.push(e.name.clone());
         if e.kind == EntryKind::Dir {
             match nofollow::open_dir(dir, &e.name) {
-                Ok(fd) => collect(fd, &p, parts, out, errors),
-                Err(err) => errors.push(nofollow::describe(&p, &err)),
+                Ok(fd) => collect(fd, &p(), parts, out, errors),
+                Err(err) => errors.push(nofollow::describe(&p(), &err)),
             }
         } else {
             if e.kind == EntryKind::Symlink {
-                errors.push(symlink_error(&p));
+                errors.push(symlink_error(&p()));
             }
             let wanted = e.kind == EntryKind::File
                 && (e.name == OsStr::new(LINK) || e.name == OsStr::new(STARTED_AT));
@@ -538,7 +539,7 @@ fn collect(
                 match read_small(dir, &e.name, e.size, MAX_LINK_BYTES) {
                     Ok(c) => Some(c),
                     Err(err) => {
-                        errors.push(format!("{}: {err}", p.display()));
+                        errors.push(format!("{}: {err}", p().display()));
                         None
                     }
                 }
@@ -556,7 +557,11 @@ fn collect(
 /// saves the read that would only see end-of-file (links and manifests are
 /// written once, by rename).
 fn read_small(dir: BorrowedFd<'_>, name: &OsStr, size: u64, max: u64) -> Result<Vec<u8>, String> {
-    let mut file = nofollow::open_file(dir, name).map_err(|e| e.to_string())?;
+    let file = nofollow::open_file(dir, name).map_err(|e| e.to_string())?;
+    read_open(file, size, max)
+}
+
+fn read_open(mut file: std::fs::File, size: u64, max: u64) -> Result<Vec<u8>, String> {
     let mut buf = vec![0; size.min(max) as usize + 1];
     let n = file.read(&mut buf).map_err(|e| e.to_string())?;
     buf.truncate(n);
@@ -624,9 +629,9 @@ fn read_manifests(v2: BorrowedFd<'_>, v2_path: &Path, scan: &mut Scan) -> Result
         .into_par_iter()
         .map(|d| {
             let p = blob_dir(&blobs_path, d).join(DATA);
-            let dir = open_blob_dir(blobs.as_fd(), d).map_err(|e| nofollow::describe(&p, &e))?;
+            let file = open_manifest(blobs.as_fd(), d).map_err(|e| nofollow::describe(&p, &e))?;
             let size = scan.blobs.get(d).map_or(0, |e| e.size);
-            let bytes = read_small(dir.as_fd(), OsStr::new(DATA), size, MAX_MANIFEST_BYTES)
+            let bytes = read_open(file, size, MAX_MANIFEST_BYTES)
                 .map_err(|e| format!("{}: {e}", p.display()))?;
             let what = format!("{} (manifest {d})", p.display());
             Ok((d.clone(), manifest_references(&bytes, &what)?))
@@ -634,6 +639,29 @@ fn read_manifests(v2: BorrowedFd<'_>, v2_path: &Path, scan: &mut Scan) -> Result
         .collect();
     scan.references = read?.into_iter().collect();
     Ok(())
+}
+
+/// Opens `<alg>/<2 hex>/<hex>/data` below `blobs/` with one `openat2` that
+/// refuses a symlink anywhere on the way; kernels before 5.6 (`ENOSYS`) and
+/// seccomp profiles that deny it (`EPERM`) get one `openat` per component.
+/// The components are a validated digest's.
+fn open_manifest(blobs: BorrowedFd<'_>, d: &Digest) -> std::io::Result<std::fs::File> {
+    let rel = format!(
+        "{}/{}/{}/{DATA}",
+        d.algorithm().name(),
+        &d.hex()[..2],
+        d.hex()
+    );
+    let resolve = ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS | ResolveFlags::BENEATH;
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY;
+    match rfs::openat2(blobs, rel.as_str(), flags, Mode::empty(), resolve) {
+        Ok(fd) => Ok(std::fs::File::from(fd)),
+        Err(Errno::NOSYS | Errno::PERM) => {
+            let dir = open_blob_dir(blobs, d)?;
+            nofollow::open_file(dir.as_fd(), OsStr::new(DATA))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Opens `<alg>/<2 hex>/<hex>` below an open `blobs/`, never following a link.
