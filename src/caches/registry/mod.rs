@@ -29,9 +29,15 @@
 //! here the list's children are marked and kept, as in 3, so the plan never
 //! breaks a tagged multi-platform image.
 //!
-//! Anything that makes the marks unknown (a link or manifest that cannot be
-//! read or parsed) is an error naming the path, and then nothing is
-//! eligible: distribution's GC stops on the same errors.
+//! Anything that makes the marks unknown is an error naming the path, and
+//! then nothing is eligible: a link or manifest that cannot be read or
+//! parsed, a directory that cannot be listed, no `repositories/`
+//! (distribution's GC stops on each of these), or a symlink in the tree
+//! (distribution's driver follows it, we never do, so what it hides is
+//! unknown).
+//!
+//! [`walk`] reads the tree, this module turns it into the plan and the
+//! report, [`sweep`] prunes.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
