@@ -36,8 +36,8 @@
 //! (distribution's driver follows it, we never do, so what it hides is
 //! unknown).
 //!
-//! [`walk`] reads the tree, this module turns it into the plan and the
-//! report, [`sweep`] prunes.
+//! `walk` reads the tree, this module turns it into the plan and the
+//! report, `sweep` prunes.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
