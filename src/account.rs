@@ -87,7 +87,8 @@ pub struct Component {
 
 /// The `df` row for blob caches: `active` counts OCI layouts some tag still
 /// references; reclaimable is what `prune caches` frees by default (flat
-/// caches whole) plus what `--orphans` frees from layouts.
+/// caches whole) plus what `--orphans` frees from layouts and
+/// `--registry-offline` from registries.
 pub fn caches_component(reports: &[crate::caches::CacheReport], total_bytes: u64) -> Component {
     use crate::caches::Kind;
     let present = reports.iter().filter(|r| r.kind != Kind::Missing);
@@ -102,7 +103,7 @@ pub fn caches_component(reports: &[crate::caches::CacheReport], total_bytes: u64
         reclaimable_bytes: present
             .map(|r| match r.kind {
                 Kind::Fscache => r.bytes,
-                Kind::OciLayout => r.orphans.as_ref().map_or(0, |o| o.bytes),
+                Kind::OciLayout | Kind::Registry => r.orphans.as_ref().map_or(0, |o| o.bytes),
                 Kind::Unknown | Kind::Missing => 0,
             })
             .fold(0, u64::saturating_add),

@@ -341,11 +341,19 @@ pub struct PruneCachesArgs {
     #[arg(long)]
     pub orphans: bool,
 
-    /// Flat caches: remove blobs not used for longer than this (e.g. 7d, 12h, 30m).
+    /// Flat caches: remove blobs not used for longer than this (e.g. 7d, 12h, 30m); registries: uploads started longer ago.
     #[arg(long, value_name = "DURATION")]
     pub older_than: Option<String>,
 
     /// Flat caches: evict least recently used blobs until the cache fits in SIZE (e.g. 5GB).
     #[arg(long, value_name = "SIZE")]
     pub max_size: Option<String>,
+
+    /// Registries: the registry is stopped or read-only, so remove what its garbage-collect would.
+    #[arg(long)]
+    pub registry_offline: bool,
+
+    /// Registries: garbage-collect untagged manifests too (as garbage-collect --delete-untagged).
+    #[arg(long, requires = "registry_offline")]
+    pub delete_untagged: bool,
 }

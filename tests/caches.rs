@@ -678,6 +678,8 @@ fn max_size_evicts_least_recently_used_first() {
         orphans: false,
         older_than: None,
         max_size: Some(4500),
+        registry_offline: false,
+        delete_untagged: false,
         now: SystemTime::now(),
     };
     let dry = caches::prune(&cache, &opts(true));

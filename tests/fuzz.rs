@@ -1385,6 +1385,8 @@ fn fuzz_oci_layout() {
                 orphans: true,
                 older_than: None,
                 max_size: None,
+                registry_offline: false,
+                delete_untagged: false,
                 now: SystemTime::now(),
             },
         );

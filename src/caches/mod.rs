@@ -1,8 +1,11 @@
-//! Blob caches: go-containerregistry flat caches (`fscache`) and OCI image
-//! layouts (`oci-layout`), measured exactly and pruned safely.
+//! Blob caches: go-containerregistry flat caches (`fscache`), OCI image
+//! layouts (`oci-layout`) and registry storage (`registry`), measured exactly
+//! and pruned safely.
 //!
 //! Each path is classified from its contents, never from its name:
 //! - `oci-layout`: has an `oci-layout` file ([`oci_layout`]);
+//! - `registry`: holds `docker/registry/v2`, a distribution registry's
+//!   storage ([`registry`]);
 //! - `fscache`: only `<alg>:<hex>` blobs and temp files ([`fscache`]);
 //! - `unknown`: anything else; measured, never pruned;
 //! - `missing`: the path does not exist; zero bytes, not an error.
@@ -20,6 +23,7 @@ pub mod lock;
 mod nofollow;
 pub mod oci_layout;
 pub mod prune;
+pub mod registry;
 
 use std::ffi::OsStr;
 use std::os::fd::AsFd;
@@ -39,6 +43,7 @@ use nofollow::{Entry, EntryKind, Tally};
 pub enum Kind {
     Fscache,
     OciLayout,
+    Registry,
     Unknown,
     Missing,
 }
@@ -48,6 +53,7 @@ impl Kind {
         match self {
             Kind::Fscache => "fscache",
             Kind::OciLayout => "oci-layout",
+            Kind::Registry => "registry",
             Kind::Unknown => "unknown",
             Kind::Missing => "missing",
         }
@@ -80,15 +86,20 @@ pub struct CacheReport {
     pub files: u64,
     pub blobs: u64,
     pub blob_bytes: u64,
-    /// OCI layouts: blobs reachable from `index.json` (`null` otherwise, or
-    /// when references could not be read: see `errors`).
+    /// OCI layouts: blobs reachable from `index.json`; registries: blobs
+    /// garbage-collect marks (`null` otherwise, or when references could not
+    /// be read: see `errors`).
     pub referenced: Option<BlobCount>,
-    /// OCI layouts: blobs present that nothing references.
+    /// OCI layouts: blobs present that nothing references; registries: the
+    /// blobs garbage-collect would delete.
     pub orphans: Option<BlobCount>,
     /// OCI layouts: referenced configs and layers absent from `blobs/`.
     pub missing: Vec<Digest>,
     pub temp: Vec<TempFile>,
     pub temp_bytes: u64,
+    /// Registries: repositories, uploads and what garbage-collect would delete.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<registry::RegistryReport>,
     /// One line each, naming the path; figures are lower bounds when non-empty.
     pub errors: Vec<String>,
 }
@@ -108,6 +119,7 @@ impl CacheReport {
             missing: Vec::new(),
             temp: Vec::new(),
             temp_bytes: 0,
+            registry: None,
             errors: Vec::new(),
         }
     }
@@ -129,6 +141,15 @@ pub(crate) fn classify(entries: &[Entry]) -> Kind {
         Kind::Fscache
     } else {
         Kind::Unknown
+    }
+}
+
+/// Classifies a directory from its root listing and, for a registry, the
+/// `docker/registry/v2` below it.
+pub(crate) fn classify_at(root: std::os::fd::BorrowedFd<'_>, entries: &[Entry]) -> Kind {
+    match classify(entries) {
+        Kind::Unknown if registry::looks_like(root, entries) => Kind::Registry,
+        kind => kind,
     }
 }
 
@@ -155,7 +176,7 @@ pub fn inspect(found: &Discovered) -> CacheReport {
             return r;
         }
     };
-    let kind = classify(&entries);
+    let kind = classify_at(root.as_fd(), &entries);
     let mut r = CacheReport::empty(found, kind);
     match kind {
         Kind::OciLayout => {
@@ -220,6 +241,7 @@ pub fn inspect(found: &Discovered) -> CacheReport {
                     .collect(),
             );
         }
+        Kind::Registry => fill_registry(&mut r, root.as_fd(), entries),
         Kind::Unknown | Kind::Missing => {
             let mut tally = Tally::default();
             tally.add_contents(root.as_fd(), path);
@@ -227,6 +249,36 @@ pub fn inspect(found: &Discovered) -> CacheReport {
         }
     }
     r
+}
+
+fn fill_registry(r: &mut CacheReport, root: std::os::fd::BorrowedFd<'_>, entries: Vec<Entry>) {
+    let scan = registry::scan(root, entries, &r.path);
+    fill_tally(r, scan.tally.bytes, scan.tally.files, &scan.tally.errors);
+    r.blobs = scan.blobs.len() as u64;
+    r.blob_bytes = scan.blob_bytes;
+    let report = scan.report();
+    if let Some(gc) = &report.gc {
+        let orphans = BlobCount {
+            blobs: gc.blobs.len() as u64,
+            bytes: gc.blob_bytes,
+        };
+        r.referenced = Some(BlobCount {
+            blobs: r.blobs - orphans.blobs,
+            bytes: r.blob_bytes.saturating_sub(orphans.bytes),
+        });
+        r.orphans = Some(orphans);
+    }
+    r.set_temp(
+        report
+            .uploads
+            .iter()
+            .map(|u| TempFile {
+                path: u.path.clone(),
+                bytes: u.bytes,
+            })
+            .collect(),
+    );
+    r.registry = Some(report);
 }
 
 fn fill_tally(r: &mut CacheReport, bytes: u64, files: u64, errors: &[String]) {

@@ -57,7 +57,7 @@ pub struct Entry {
 impl Entry {
     // `stat` field types differ between targets; the casts are no-ops on some.
     #[allow(clippy::unnecessary_cast)]
-    fn from_stat(name: OsString, st: &Stat) -> Entry {
+    pub(crate) fn from_stat(name: OsString, st: &Stat) -> Entry {
         let kind = match FileType::from_raw_mode(st.st_mode) {
             FileType::RegularFile => EntryKind::File,
             FileType::Directory => EntryKind::Dir,

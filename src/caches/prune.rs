@@ -22,6 +22,13 @@
 //!   within the duration: a copy into the layout writes its blobs before it
 //!   updates `index.json`, so a young orphan may be a copy in progress.
 //!   Temp files are listed by `caches` but never removed here.
+//! - **registry**: only with `--registry-offline` (distribution's own
+//!   garbage-collect requires the registry stopped or read-only, since a
+//!   push in progress links blobs no manifest references yet): removes what
+//!   `registry garbage-collect` would ([`super::registry`]), with
+//!   `--delete-untagged` the untagged manifests too. `--older-than` removes
+//!   uploads started longer ago, with or without `--registry-offline`, as
+//!   distribution's upload purger does while the registry runs.
 //! - **unknown / missing**: never pruned.
 //!
 //! Nothing on another file system than the cache is removed (a mount
@@ -47,7 +54,7 @@ use thiserror::Error;
 use super::digest::Digest;
 use super::lock::PruneLock;
 use super::nofollow::{self, Entry, EntryKind, Tally};
-use super::{classify, fscache, oci_layout, Kind};
+use super::{classify_at, fscache, oci_layout, registry, Kind};
 
 /// Prefix of the directories a whole-cache prune moves the old contents to.
 pub const ASIDE_PREFIX: &str = ".pruning-";
@@ -58,6 +65,10 @@ pub struct PruneOptions {
     pub orphans: bool,
     pub older_than: Option<Duration>,
     pub max_size: Option<u64>,
+    /// Registries: the registry is stopped or read-only, so garbage-collect may run.
+    pub registry_offline: bool,
+    /// Registries: garbage-collect also removes untagged manifests.
+    pub delete_untagged: bool,
     /// The moment ages are measured from.
     pub now: SystemTime,
 }
@@ -71,6 +82,8 @@ pub enum Action {
     Evict,
     /// OCI layout blobs that nothing references.
     Orphans,
+    /// Registry: what garbage-collect would delete, and old uploads.
+    Registry,
     /// Nothing was to be done; `note` says why.
     Skip,
 }
@@ -193,7 +206,7 @@ pub fn prune(path: &Path, opts: &PruneOptions) -> PruneReport {
         Ok(entries) => entries,
         Err(e) => return report(Kind::Unknown).failed(nofollow::describe(path, &e)),
     };
-    let kind = classify(&entries);
+    let kind = classify_at(root.as_fd(), &entries);
     let by_use = opts.older_than.is_some() || opts.max_size.is_some();
     let action = match kind {
         Kind::Unknown | Kind::Missing => {
@@ -205,6 +218,13 @@ pub fn prune(path: &Path, opts: &PruneOptions) -> PruneReport {
                 .skip("OCI layout: only --orphans prunes it (layouts are never deleted whole)")
         }
         Kind::OciLayout => Action::Orphans,
+        Kind::Registry if !opts.registry_offline && opts.older_than.is_none() => {
+            return report(kind).skip(
+                "registry: garbage-collect needs it stopped or read-only; pass --registry-offline \
+                 (or --older-than to remove only abandoned uploads)",
+            )
+        }
+        Kind::Registry => Action::Registry,
         Kind::Fscache if by_use => Action::Evict,
         Kind::Fscache if opts.orphans => {
             return report(kind).skip("flat cache: it has no index, so --orphans leaves it alone")
@@ -229,6 +249,14 @@ pub fn prune(path: &Path, opts: &PruneOptions) -> PruneReport {
         Action::Orphans => {
             if let Err(e) = prune_orphans(path, root.as_fd(), opts, &mut tally) {
                 out.errors.push(e);
+            }
+        }
+        Action::Registry => {
+            if let Err(e) = registry::sweep::prune(path, root.as_fd(), opts, &mut tally) {
+                out.errors.push(e);
+            }
+            if !opts.registry_offline {
+                out.note = Some("uploads only: pass --registry-offline to collect garbage".into());
             }
         }
         Action::Skip => unreachable!("skips returned above"),

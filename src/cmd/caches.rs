@@ -1,6 +1,7 @@
 //! `podman-storage caches [PATH...]`: what each blob cache holds.
 
 use anyhow::Result;
+use podman_storage::caches::registry::RegistryReport;
 use podman_storage::caches::{self, BlobCount, CacheReport, Kind};
 use podman_storage::report::table::{Align, Table};
 use podman_storage::report::{to_json, SCHEMA};
@@ -84,11 +85,11 @@ fn render(reports: &[CacheReport], total: u64, units: Units) -> String {
     ]);
     for r in reports {
         let blobs = match r.kind {
-            Kind::Fscache | Kind::OciLayout => r.blobs.to_string(),
+            Kind::Fscache | Kind::OciLayout | Kind::Registry => r.blobs.to_string(),
             Kind::Unknown | Kind::Missing => "-".to_string(),
         };
         let temp = match r.kind {
-            Kind::Fscache | Kind::OciLayout => count(
+            Kind::Fscache | Kind::OciLayout | Kind::Registry => count(
                 Some(BlobCount {
                     blobs: r.temp.len() as u64,
                     bytes: r.temp_bytes,
@@ -113,5 +114,83 @@ fn render(reports: &[CacheReport], total: u64, units: Units) -> String {
         String::new(),
         size::display(total, units),
     ]);
-    t.render()
+    let mut out = t.render();
+    for r in reports {
+        if let Some(reg) = &r.registry {
+            out.push('\n');
+            out.push_str(&render_registry(r, reg, units));
+        }
+    }
+    out
+}
+
+/// Per-repository lines of one registry: UNIQUE is what only it links,
+/// SHARED what others link too (counted once in the registry's size).
+fn render_registry(r: &CacheReport, reg: &RegistryReport, units: Units) -> String {
+    let mut out = format!(
+        "registry {}\n",
+        podman_storage::report::sanitize(&r.path.display().to_string())
+    );
+    let mut t = Table::new(&[
+        ("REPOSITORY", Align::Left),
+        ("TAGS", Align::Right),
+        ("MANIFESTS", Align::Right),
+        ("UNIQUE", Align::Right),
+        ("SHARED", Align::Right),
+        ("UPLOADS", Align::Right),
+    ]);
+    for repo in &reg.repositories {
+        t.row([
+            podman_storage::report::sanitize(&repo.name),
+            repo.tags.to_string(),
+            repo.manifests.to_string(),
+            count(Some(repo.unique), units),
+            count(Some(repo.shared), units),
+            count(Some(repo.uploads), units),
+        ]);
+    }
+    if reg.unlinked.blobs > 0 {
+        t.row([
+            "(linked by no repository)".to_string(),
+            String::new(),
+            String::new(),
+            count(Some(reg.unlinked), units),
+        ]);
+    }
+    out.push_str(&t.render());
+    let gc = |plan: &Option<podman_storage::caches::registry::GcPlan>| match plan {
+        Some(p) => format!(
+            "{} blob(s) ({}), {} manifest(s)",
+            p.blobs.len(),
+            size::display(p.blob_bytes, units),
+            p.manifests.len()
+        ),
+        None => "unknown (see warnings)".to_string(),
+    };
+    out.push_str(&format!("garbage-collect would delete: {}\n", gc(&reg.gc)));
+    out.push_str(&format!(
+        "with --delete-untagged: {}\n",
+        gc(&reg.gc_untagged)
+    ));
+    let now = std::time::SystemTime::now();
+    for u in &reg.uploads {
+        let age = now.duration_since(u.started).unwrap_or_default();
+        out.push_str(&format!(
+            "upload {} ({}), started {} ago\n",
+            podman_storage::report::sanitize(&u.path.display().to_string()),
+            size::display(u.bytes, units),
+            human_age(age)
+        ));
+    }
+    out
+}
+
+fn human_age(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=7199 => format!("{}m", s / 60),
+        7200..=172_799 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
 }

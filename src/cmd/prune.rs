@@ -47,6 +47,8 @@ pub fn run(args: &crate::cli::PruneCachesArgs, ctx: &Ctx) -> Result<Status> {
         orphans: args.orphans,
         older_than,
         max_size,
+        registry_offline: args.registry_offline,
+        delete_untagged: args.delete_untagged,
         now: SystemTime::now(),
     };
     if !args.dry_run && !args.force && !confirm(&found, &opts, ctx.units())? {
