@@ -68,7 +68,8 @@ fn stop(child: &mut Child, grace: Duration) {
 
 fn collect(docker: &Docker) -> (Collected, Vec<String>) {
     let w = Warnings::new();
-    let c = docker.collect(Needs::all(), &w);
+    let mut c = docker.collect(Needs::all(), &w);
+    c.inventory.sort();
     (c, w.to_vec())
 }
 

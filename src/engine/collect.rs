@@ -75,12 +75,6 @@ pub struct Failed {
 
 pub fn collect(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected {
     let mut c = collect_any(podman, needs, warnings);
-    // One order whichever path answered: reports and snapshots stay stable.
-    c.inventory
-        .containers
-        .sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
-    c.inventory.volumes.sort_by(|a, b| a.name.cmp(&b.name));
-    c.inventory.pods.sort_by(|a, b| a.name.cmp(&b.name));
     // Only with the store read: `--cli-only` is podman's output alone.
     if let Some(items) = &mut c.build_leftovers {
         match temp_leftovers(podman, warnings) {
@@ -178,7 +172,7 @@ fn collect_cli(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
     // Each podman call is mostly start-up work on the CPU, so on a machine
     // of few cores fewer calls beat more threads: nothing is asked whose
     // answer is already known.
-    let (images, containers, volumes, logs) = std::thread::scope(|s| {
+    let (images, containers, volumes) = std::thread::scope(|s| {
         // The images' chain (list, then inspect beside history) is the
         // longest: it starts first.
         let images = needs.images.then(|| {
@@ -189,15 +183,14 @@ fn collect_cli(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
             })
         });
         let containers = (needs.containers || needs.images || needs.pods)
-            .then(|| s.spawn(|| containers_and_pods(podman, needs)));
+            .then(|| s.spawn(|| containers_and_pods(podman, needs, local)));
         let volumes = needs
             .volumes
             .then(|| s.spawn(|| volumes_and_dangling(podman)));
-        let logs =
-            (needs.container_sizes && local).then(|| s.spawn(|| podman.container_logs(None)));
-        (join(images), join(containers), join(volumes), join(logs))
+        (join(images), join(containers), join(volumes))
     });
-    let (containers, pods) = containers.map_or((None, None), |c| (Some(c.list), c.pods));
+    let (containers, pods, logs) =
+        containers.map_or((None, None, None), |c| (Some(c.list), c.pods, c.logs));
     let (volumes, dangling) = match volumes {
         Some(Ok(list)) => (Some(Ok(list.volumes)), list.dangling),
         Some(Err(e)) => (Some(Err(e)), None),
@@ -298,17 +291,34 @@ struct ContainerAnswer {
     list: Result<ContainerList, PodmanError>,
     /// `None` when not needed or no container is in a pod.
     pods: Option<Result<Vec<Pod>, PodmanError>>,
+    /// Log drivers and files of the containers listed; `None` when sizes
+    /// are not asked for, or remote (the files are on the other machine).
+    logs: Option<Result<super::podman::CliLogs, PodmanError>>,
 }
 
 /// `podman ps -a`, then `podman pod ps` only when a container is in a pod:
 /// a pod holds no bytes of its own, it only groups containers.
-fn containers_and_pods(podman: &Podman, needs: Needs) -> ContainerAnswer {
+fn containers_and_pods(podman: &Podman, needs: Needs, local: bool) -> ContainerAnswer {
     let list = podman.containers(needs.container_sizes);
     let in_pods = list
         .as_ref()
         .is_ok_and(|l| l.containers.iter().any(|c| !c.pod.is_empty()));
-    let pods = (needs.pods && in_pods).then(|| podman.pods());
-    ContainerAnswer { list, pods }
+    // The logs of exactly the containers listed: no second listing, and no
+    // container from another moment.
+    let ids: Option<Vec<String>> = list
+        .as_ref()
+        .ok()
+        .filter(|_| needs.container_sizes && local)
+        .map(|l| l.containers.iter().map(|c| c.id.clone()).collect());
+    std::thread::scope(|s| {
+        let pods = (needs.pods && in_pods).then(|| s.spawn(|| podman.pods()));
+        let logs = ids.map(|ids| podman.container_logs(Some(&ids)));
+        ContainerAnswer {
+            list,
+            pods: join(pods),
+            logs,
+        }
+    })
 }
 
 /// `podman volume ls` and which of them no container uses.
@@ -515,22 +525,11 @@ fn resolve_inspected<'scope, 'env>(
             read_only: e.read_only,
         });
     }
-    sort_images(&mut images);
     ResolvedImages {
         layers,
         images,
         approximate,
     }
-}
-
-fn sort_images(images: &mut [Image]) {
-    images.sort_by(|a, b| {
-        a.names
-            .is_empty()
-            .cmp(&b.names.is_empty())
-            .then(a.names.cmp(&b.names))
-            .then(a.id.cmp(&b.id))
-    });
 }
 
 /// One image as the layer maths sees it.

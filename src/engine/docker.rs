@@ -37,7 +37,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use super::collect::{chain_keys, segment_sizes, Collected, Failed, Needs};
-use super::{Container, ContainerState, Image, Inventory, Labels, Layer, LayerKey, Volume};
+use super::{Container, ContainerState, Image, Labels, Layer, LayerKey, Volume};
 use crate::runner::{Argv, RunError, Runner};
 use crate::size::{self, Reading};
 use crate::Warnings;
@@ -337,23 +337,8 @@ impl Docker {
                 warnings,
             );
         }
-        sort(&mut out.inventory);
         out
     }
-}
-
-/// One order whatever answered, as podman's collect: stable reports and snapshots.
-fn sort(inv: &mut Inventory) {
-    inv.containers
-        .sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
-    inv.volumes.sort_by(|a, b| a.name.cmp(&b.name));
-    inv.images.sort_by(|a, b| {
-        a.names
-            .is_empty()
-            .cmp(&b.names.is_empty())
-            .then(a.names.cmp(&b.names))
-            .then(a.id.cmp(&b.id))
-    });
 }
 
 fn join<T>(h: Option<std::thread::ScopedJoinHandle<'_, T>>) -> Option<T> {

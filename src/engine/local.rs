@@ -251,13 +251,6 @@ pub fn inventory(state: &LocalState) -> (Inventory, Vec<String>) {
             read_only: img.read_only,
         });
     }
-    inv.images.sort_by(|a, b| {
-        a.names
-            .is_empty()
-            .cmp(&b.names.is_empty())
-            .then(a.names.cmp(&b.names))
-            .then(a.id.cmp(&b.id))
-    });
     let ours: BTreeSet<&str> = state
         .libpod
         .containers

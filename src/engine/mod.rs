@@ -204,6 +204,25 @@ pub struct Inventory {
     pub pods: Vec<Pod>,
 }
 
+impl Inventory {
+    /// The one order of every report, whichever engine or path answered:
+    /// named images first by name, then by id; the rest by name, then id.
+    pub fn sort(&mut self) {
+        self.images.sort_by(|a, b| {
+            a.names
+                .is_empty()
+                .cmp(&b.names.is_empty())
+                .then(a.names.cmp(&b.names))
+                .then(a.id.cmp(&b.id))
+        });
+        self.containers
+            .sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        self.volumes.sort_by(|a, b| a.name.cmp(&b.name));
+        self.pods
+            .sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,17 +249,12 @@ pub enum Engine {
 
 impl Engine {
     pub fn collect(&self, needs: collect::Needs, warnings: &crate::Warnings) -> collect::Collected {
-        match self {
+        let mut c = match self {
             Engine::Podman(p) => collect::collect(p, needs, warnings),
-            Engine::Docker(d) => {
-                let mut c = d.collect(needs, warnings);
-                c.inventory
-                    .containers
-                    .sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
-                c.inventory.volumes.sort_by(|a, b| a.name.cmp(&b.name));
-                c
-            }
-        }
+            Engine::Docker(d) => d.collect(needs, warnings),
+        };
+        c.inventory.sort();
+        c
     }
 
     /// True when writable layers come with the inventory (the local podman
