@@ -15,33 +15,13 @@ use common::{du_sb, within, Store};
 use serde_json::Value;
 
 fn du_sbx(dirs: &[&Path]) -> u64 {
-    dirs.iter()
-        .map(|d| {
-            let out = Command::new("du").arg("-sbx").arg(d).output().unwrap();
-            String::from_utf8(out.stdout)
-                .unwrap()
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .parse::<u64>()
-                .unwrap()
-        })
-        .sum()
+    dirs.iter().map(|d| common::du_sbx(d)).sum()
 }
 
 /// Bytes of the non-directories below `dir` (what a writable layer's row
 /// counts, like podman's rwSize), by `find`.
 fn non_dir_bytes(dir: &Path) -> u64 {
-    let out = Command::new("find")
-        .arg(dir)
-        .args(["-not", "-type", "d", "-printf", "%s\\n"])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l.parse::<u64>().unwrap())
-        .sum()
+    common::find_sum(dir, &["-not", "-type", "d"])
 }
 
 fn row<'a>(df: &'a Value, kind: &str) -> &'a Value {

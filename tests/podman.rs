@@ -138,14 +138,7 @@ fn df_matches_the_truth_on_disk_for_a_shared_base() {
         .map(|d| d["bytes"].as_u64().unwrap())
         .sum();
     let total = df["total_bytes"].as_u64().unwrap() - outside;
-    let du = Command::new("du").arg("-sbx").arg(&gr).output().unwrap();
-    let du: u64 = String::from_utf8(du.stdout)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let du = common::du_sbx(&gr);
     assert!(total > truth + uppers + store.volume_bytes());
     assert!(within(total, du, 0.5), "total {total} vs du -sbx {du}");
 }

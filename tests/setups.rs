@@ -221,14 +221,7 @@ fn disk_total(setup: Setup) -> (u64, u64, PathBuf, String) {
         .trim()
         .to_string();
     let gr = setup.host_path(&inside);
-    let out = Command::new("du").arg("-sbx").arg(&gr).output().unwrap();
-    let du: u64 = String::from_utf8(out.stdout)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let du = common::du_sbx(&gr);
     let out = Command::new("find")
         .arg(&gr)
         .args(["-xdev", "-name", "ctr.log", "-type", "f", "-printf", "%s\n"])
@@ -249,16 +242,7 @@ fn unreadable_scratch(setup: Setup, gr: &Path) -> u64 {
     if setup != Setup::Rootless5 {
         return 0;
     }
-    let out = Command::new("find")
-        .arg(gr)
-        .args(["-xdev", "-path", "*/work/work/*", "-printf", "%s\n"])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l.parse::<u64>().unwrap())
-        .sum()
+    common::find_sum(gr, &["-xdev", "-path", "*/work/work/*"])
 }
 
 /// The rows' details of one kind as (name, path, bytes).
@@ -1231,16 +1215,7 @@ printf 'FROM localhost/ibase:1\nRUN head -c 400000 /dev/urandom > /x && sleep 6\
     }
     let gr = setup.host_path("/var/lib/containers/storage");
     let tmp = setup.host_path("/var/tmp/ps-ib");
-    let du = |p: &Path| -> u64 {
-        let out = Command::new("du").arg("-sbx").arg(p).output().unwrap();
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
+    let du = common::du_sbx;
     let disk_before = du(&gr) + du(&tmp);
     let said: u64 = ctrs.iter().chain(&dirs).map(|i| i.2).sum();
 

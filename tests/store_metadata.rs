@@ -7,41 +7,9 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 
-use common::{within, Store};
+use common::{du_sbx, find_sum, within, Store};
 use serde_json::Value;
-
-fn du_sbx(dir: &Path) -> u64 {
-    let out = Command::new("du").arg("-sbx").arg(dir).output().unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
-/// `find -printf` over `dir`, one number per line, summed (each inode once).
-fn find_sum(dir: &Path, args: &[&str]) -> u64 {
-    let out = Command::new("find")
-        .arg(dir)
-        .args(args)
-        .args(["-printf", "%i %s\\n"])
-        .output()
-        .unwrap();
-    let mut seen = BTreeSet::new();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter_map(|l| {
-            let (ino, size) = l.split_once(' ')?;
-            seen.insert(ino.to_string())
-                .then(|| size.parse::<u64>().unwrap())
-        })
-        .sum()
-}
 
 fn read_json(path: &Path) -> Vec<Value> {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -171,6 +172,39 @@ pub fn file_bytes(dir: &Path) -> u64 {
         .unwrap()
         .lines()
         .map(|l| l.parse::<u64>().unwrap())
+        .sum()
+}
+
+/// `du -sbx DIR`: apparent bytes on DIR's file system only (mounts below it,
+/// such as running containers' merged dirs, left out, as the tool does).
+pub fn du_sbx(dir: &Path) -> u64 {
+    let out = Command::new("du").arg("-sbx").arg(dir).output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// `find -printf` over `dir`, one number per line, summed (each inode once).
+pub fn find_sum(dir: &Path, args: &[&str]) -> u64 {
+    let out = Command::new("find")
+        .arg(dir)
+        .args(args)
+        .args(["-printf", "%i %s\\n"])
+        .output()
+        .unwrap();
+    let mut seen = BTreeSet::new();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let (ino, size) = l.split_once(' ')?;
+            seen.insert(ino.to_string())
+                .then(|| size.parse::<u64>().unwrap())
+        })
         .sum()
 }
 
