@@ -81,7 +81,24 @@ fn an_interrupted_build_is_counted_once_and_reclaimed_as_measured() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    std::thread::sleep(Duration::from_secs(2)); // mid-RUN: /x written, sleeping
+    // Mid-RUN: the build container's layer holds /x (written before the
+    // RUN's sleep), however slow the machine.
+    let written = || {
+        std::fs::read_dir(store.graphroot().join("overlay"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                e.path()
+                    .join("diff/x")
+                    .metadata()
+                    .is_ok_and(|m| m.len() == 400_000)
+            })
+    };
+    while !written() {
+        assert!(Instant::now() < deadline, "the RUN never wrote /x");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     build.kill().unwrap();
     build.wait().unwrap();
     std::thread::sleep(Duration::from_secs(6)); // the RUN's own sleep ends

@@ -1171,7 +1171,27 @@ printf 'FROM localhost/ibase:1\nRUN head -c 400000 /dev/urandom > /x && sleep 6\
         assert!(std::time::Instant::now() < deadline, "no build container");
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    std::thread::sleep(std::time::Duration::from_secs(2)); // mid-RUN
+    // Mid-RUN: the build container's layer holds /x (written before the
+    // RUN's sleep), however slow the machine.
+    let written = || {
+        std::fs::read_dir(setup.host_path("/var/lib/containers/storage/overlay"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                e.path()
+                    .join("diff/x")
+                    .metadata()
+                    .is_ok_and(|m| m.len() == 400_000)
+            })
+    };
+    while !written() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the RUN never wrote /x"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     build.kill().unwrap();
     build.wait().unwrap();
     std::thread::sleep(std::time::Duration::from_secs(6)); // the RUN's own sleep ends
