@@ -10,6 +10,7 @@ pub mod caches;
 pub mod config;
 pub mod dirs;
 pub mod engine;
+pub mod fnv;
 pub mod growth;
 pub mod history;
 pub mod projects;

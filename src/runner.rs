@@ -380,14 +380,10 @@ fn file_name(argv: &[String]) -> String {
         })
         .collect();
     slug.truncate(80);
-    format!("{slug}.{:016x}.json", fnv1a(joined.as_bytes()))
-}
-
-/// FNV-1a: stable across Rust versions, unlike `DefaultHasher`.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    format!(
+        "{slug}.{:016x}.json",
+        crate::fnv::fnv1a64(joined.as_bytes())
+    )
 }
 
 fn save(dir: &Path, rec: &Recording) -> io::Result<()> {

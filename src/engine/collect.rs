@@ -769,15 +769,13 @@ pub fn chain_keys(diff_ids: &[String]) -> Vec<String> {
             prefix.push('>');
         }
         prefix.push_str(d);
-        keys.push(format!("chain:{:016x}:{}", fnv1a(prefix.as_bytes()), d));
+        keys.push(format!(
+            "chain:{:016x}:{}",
+            crate::fnv::fnv1a64(prefix.as_bytes()),
+            d
+        ));
     }
     keys
-}
-
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
 
 /// Per-layer bytes from image totals alone. Images form a trie over their
