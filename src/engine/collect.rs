@@ -233,14 +233,10 @@ fn collect_cli(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
             .iter()
             .map(|c| to_container(c, list.size_trouble.as_ref()))
             .collect();
-        // A negative size (an engine bug) is a value to report, not to add.
         for c in &list.containers {
-            if let Some(s) = c.size.as_ref().filter(|s| s.rw_size < 0) {
-                warnings.push(format!(
-                    "container {}: podman reports its writable layer as {} bytes; not counted",
-                    c.names.first().unwrap_or(&c.id),
-                    s.rw_size
-                ));
+            if let Some(s) = &c.size {
+                let object = format!("container {}", c.names.first().unwrap_or(&c.id));
+                super::engine_bytes("podman", &object, "writable layer", s.rw_size, warnings);
             }
         }
     }
@@ -419,12 +415,9 @@ fn resolve_layers(
     entries: Vec<ImageEntry>,
     warnings: &Warnings,
 ) -> Result<ResolvedImages, PodmanError> {
-    for e in entries.iter().filter(|e| e.size < 0) {
-        warnings.push(format!(
-            "image {}: podman reports its size as {} bytes; counted as 0",
-            e.names.first().unwrap_or(&e.id),
-            e.size
-        ));
+    for e in &entries {
+        let object = format!("image {}", e.names.first().unwrap_or(&e.id));
+        super::engine_bytes("podman", &object, "size", e.size, warnings);
     }
     let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
     // The histories the plan will most likely ask for run beside `inspect`

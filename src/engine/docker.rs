@@ -301,7 +301,7 @@ impl Docker {
                 "containers are listed from `docker ps` alone: labels split at every comma, no sizes",
             );
             out.inventory.containers = match details {
-                Some(d) => d.iter().map(ContainerDetails::to_container).collect(),
+                Some(d) => containers_from_details(&d, warnings),
                 None => {
                     let by_name = image_names(images.as_deref().unwrap_or(&[]));
                     lines.iter().map(|l| l.to_container(&by_name)).collect()
@@ -313,6 +313,10 @@ impl Docker {
                 image_details,
                 "each image counts whole at its rounded listed size, shared layers once per image using them",
             );
+            for d in details.iter().flatten() {
+                let object = format!("image {}", d.repo_tags.first().unwrap_or(&d.id));
+                super::engine_bytes("docker", &object, "size", d.size, warnings);
+            }
             let resolved = resolve_images(lines, details.as_deref());
             out.approximate_layers = resolved.approximate;
             if resolved.approximate && details.is_some() {
@@ -637,11 +641,27 @@ impl ContainerDetails {
             labels: config.labels,
             pod: None,
             infra: false,
-            rw_bytes: self.size_rw.map(|b| b.max(0) as u64),
+            rw_bytes: self.size_rw.and_then(|b| u64::try_from(b).ok()),
             lower_bound: false,
             log: None,
         }
     }
+}
+
+/// Containers as `docker container inspect` describes them; a negative
+/// `SizeRw` is said and not counted, as for podman.
+fn containers_from_details(details: &[ContainerDetails], warnings: &Warnings) -> Vec<Container> {
+    details
+        .iter()
+        .map(|c| {
+            let mut ctr = c.to_container();
+            ctr.rw_bytes = c.size_rw.and_then(|raw| {
+                let object = format!("container {}", ctr.name);
+                super::engine_bytes("docker", &object, "writable layer", raw, warnings)
+            });
+            ctr
+        })
+        .collect()
 }
 
 /// A line of `docker volume ls --format '{{json .}}'`.
@@ -939,6 +959,22 @@ mod tests {
             .find(|i| i.names == ["local/app1:1"])
             .unwrap();
         assert_eq!(r.layers[&app1.layers[0]].bytes, 7_380_000);
+    }
+
+    #[test]
+    fn a_negative_size_rw_is_said_and_not_counted() {
+        let text = CONTAINER_INSPECT.replacen("\"SizeRw\": ", "\"SizeRw\": -", 1);
+        assert_ne!(text, CONTAINER_INSPECT);
+        let d: Vec<ContainerDetails> = parse_json(&text).unwrap();
+        let w = Warnings::new();
+        let c = &containers_from_details(&d, &w)[0];
+        assert_eq!(c.rw_bytes, None);
+        let said = w.to_vec();
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(
+            said[0].starts_with("container written: docker reports its writable layer as -"),
+            "{said:?}"
+        );
     }
 
     #[test]

@@ -64,6 +64,25 @@ impl Image {
     }
 }
 
+/// An engine's own byte count as a figure: a negative one (an engine bug)
+/// is a value to report, not to add, on every engine. `what` names the
+/// object and the quantity ("container web", "writable layer").
+pub fn engine_bytes(
+    engine: &str,
+    object: &str,
+    quantity: &str,
+    raw: i64,
+    warnings: &crate::Warnings,
+) -> Option<u64> {
+    let bytes = u64::try_from(raw).ok();
+    if bytes.is_none() {
+        warnings.push(format!(
+            "{object}: {engine} reports its {quantity} as {raw} bytes; not counted"
+        ));
+    }
+    bytes
+}
+
 /// Strips the tag (and digest) from an image reference, leaving a registry
 /// port alone (`host:5000/app:1` -> `host:5000/app`).
 pub fn repository_of(name: &str) -> &str {
