@@ -463,14 +463,3 @@ fn damaged_copies_of_a_real_database_never_panic() {
     eprintln!("flips: {errors} errors, {same} unchanged, {different} changed values");
     assert!(errors > 0, "no flip was detected as damage");
 }
-
-/// The sibling error for podman 5 stores is exercised in unit tests; here:
-/// a store whose bolt file is gone but whose SQLite file exists.
-#[test]
-fn sqlite_only_store_is_unsupported() {
-    let dir = tempfile::tempdir().unwrap();
-    let graphroot = dir.path();
-    std::fs::write(graphroot.join("db.sql"), b"").unwrap();
-    let err = libpod_db::read(&libpod_db::default_path(graphroot)).unwrap_err();
-    assert!(matches!(err, LibpodDbError::Unsupported { .. }), "{err}");
-}

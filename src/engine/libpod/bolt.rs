@@ -53,15 +53,8 @@ pub fn read(path: &Path) -> Result<LibpodState, LibpodDbError> {
     };
     let mut file = match File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return match sqlite_sibling(path) {
-                Some(sqlite) => Err(LibpodDbError::Unsupported {
-                    path: path.to_path_buf(),
-                    sqlite,
-                }),
-                None => Ok(LibpodState::default()),
-            };
-        }
+        // Which database is this store's is resolve.rs's to say.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(LibpodState::default()),
         Err(e) => return Err(io_err(e)),
     };
     read_committed(&mut file, path)?.into_state(path)
@@ -124,17 +117,6 @@ fn read_committed(file: &mut File, path: &Path) -> Result<Records, LibpodDbError
         attempts: ATTEMPTS,
         reason,
     })
-}
-
-/// podman 5 (and 4.8+ configured for it) keeps state in `db.sql`, in the
-/// static dir or in the graphroot.
-fn sqlite_sibling(bolt_path: &Path) -> Option<PathBuf> {
-    let static_dir = bolt_path.parent()?;
-    [Some(static_dir), static_dir.parent()]
-        .into_iter()
-        .flatten()
-        .map(|d| d.join("db.sql"))
-        .find(|p| p.exists())
 }
 
 /// Polls for a shared lock like bbolt does (it has no blocking call with a
@@ -938,15 +920,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = read(&default_path(dir.path())).unwrap();
         assert_eq!(state, LibpodState::default());
-    }
-
-    #[test]
-    fn sqlite_store_is_unsupported() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("libpod")).unwrap();
-        std::fs::write(dir.path().join("libpod/db.sql"), b"").unwrap();
-        let err = read(&default_path(dir.path())).unwrap_err();
-        assert!(matches!(err, LibpodDbError::Unsupported { .. }), "{err}");
     }
 
     #[test]

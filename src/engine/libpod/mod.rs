@@ -52,9 +52,6 @@ pub enum LibpodDbError {
         #[source]
         source: serde_json::Error,
     },
-    /// podman 5 keeps its state in SQLite; ask podman instead.
-    #[error("{path} does not exist but {sqlite} does: this store's state is in podman's SQLite database, which is not read directly")]
-    Unsupported { path: PathBuf, sqlite: PathBuf },
 }
 
 /// Everything libpod knows about one store, as recorded in its database.
