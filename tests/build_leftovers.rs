@@ -83,18 +83,7 @@ fn an_interrupted_build_is_counted_once_and_reclaimed_as_measured() {
     }
     // Mid-RUN: the build container's layer holds /x (written before the
     // RUN's sleep), however slow the machine.
-    let written = || {
-        std::fs::read_dir(store.graphroot().join("overlay"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|e| {
-                e.path()
-                    .join("diff/x")
-                    .metadata()
-                    .is_ok_and(|m| m.len() == 400_000)
-            })
-    };
+    let written = || common::some_diff_holds(&store.graphroot().join("overlay"), "x", 400_000);
     while !written() {
         assert!(Instant::now() < deadline, "the RUN never wrote /x");
         std::thread::sleep(Duration::from_millis(100));

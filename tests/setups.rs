@@ -1174,16 +1174,11 @@ printf 'FROM localhost/ibase:1\nRUN head -c 400000 /dev/urandom > /x && sleep 6\
     // Mid-RUN: the build container's layer holds /x (written before the
     // RUN's sleep), however slow the machine.
     let written = || {
-        std::fs::read_dir(setup.host_path("/var/lib/containers/storage/overlay"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|e| {
-                e.path()
-                    .join("diff/x")
-                    .metadata()
-                    .is_ok_and(|m| m.len() == 400_000)
-            })
+        common::some_diff_holds(
+            &setup.host_path("/var/lib/containers/storage/overlay"),
+            "x",
+            400_000,
+        )
     };
     while !written() {
         assert!(

@@ -175,6 +175,22 @@ pub fn file_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
+/// Whether a layer under `overlay` (a driver dir) holds `diff/NAME` of
+/// exactly `len` bytes: a build's RUN has written it.
+pub fn some_diff_holds(overlay: &Path, name: &str, len: u64) -> bool {
+    std::fs::read_dir(overlay)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| {
+            e.path()
+                .join("diff")
+                .join(name)
+                .metadata()
+                .is_ok_and(|m| m.len() == len)
+        })
+}
+
 /// `du -sbx DIR`: apparent bytes on DIR's file system only (mounts below it,
 /// such as running containers' merged dirs, left out, as the tool does).
 pub fn du_sbx(dir: &Path) -> u64 {
