@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 
 use common::{file_bytes, root, within, Store};
 use podman_storage::account;
-use podman_storage::engine::collect::{Collected, Needs};
 use podman_storage::engine::docker::Docker;
 use podman_storage::engine::Inventory;
+use podman_storage::engine::{Collected, Needs};
 use podman_storage::runner::Runner;
 use podman_storage::size;
 use podman_storage::Warnings;

@@ -29,9 +29,10 @@ use std::time::SystemTime;
 
 use podman_storage::caches::{self, Discovered, PruneOptions};
 use podman_storage::config::{Config, Env};
-use podman_storage::engine::collect::{collect, Needs};
+use podman_storage::engine::collect::collect;
 use podman_storage::engine::podman::{self, ContainerEntry, ImageEntry, Podman, VolumeEntry};
 use podman_storage::engine::store::{self, StoreLocation};
+use podman_storage::engine::Needs;
 use podman_storage::projects;
 use podman_storage::report::engine::{ContainersView, DfReport, ImagesView, VolumesView};
 use podman_storage::report::overview::{GlobalSection, OverviewReport};

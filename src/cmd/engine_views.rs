@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Result};
 use podman_storage::account::ComponentKind;
-use podman_storage::engine::collect::{Collected, Failed, Needs};
+use podman_storage::engine::{Collected, Failed, Needs};
 use podman_storage::report::engine::{ContainersView, DfDetail, DfReport, ImagesView, VolumesView};
 use podman_storage::report::to_json;
 use podman_storage::{account, caches, Status, Warnings};

@@ -2,8 +2,9 @@
 
 use anyhow::{bail, Result};
 use podman_storage::config::Config;
-use podman_storage::engine::collect::{collect, Needs};
+use podman_storage::engine::collect::collect;
 use podman_storage::engine::podman::Podman;
+use podman_storage::engine::Needs;
 use podman_storage::engine::{logs, Container, Inventory};
 use podman_storage::projects::{self, MeasuredDir, RowId};
 use podman_storage::report::engine::ContainerRow;

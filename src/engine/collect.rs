@@ -6,72 +6,20 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use super::build_cache::{self, Leftover, LeftoverKind};
+use super::command::Failures;
+use super::layers::{chain_keys, history_plan, layer_sizes, ImageChain};
 use super::local;
 use super::podman::{
     ContainerEntry, ContainerList, HistoryEntry, ImageEntry, InspectEntry, Inspected, Podman,
     PodmanError, SizeTrouble, VolumeEntry,
 };
-use super::{Container, ContainerState, Image, Inventory, Layer, Pod, Volume};
+use super::{
+    Collected, Container, ContainerState, Failed, Image, Inventory, Layer, Needs, Pod, Volume,
+};
 use crate::runner::RunError;
 use crate::size::Reading;
 use crate::walk;
 use crate::Warnings;
-
-/// What a view needs; everything else is not asked for.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Needs {
-    pub images: bool,
-    pub containers: bool,
-    /// Writable-layer bytes per container (`podman ps --size`, slow).
-    pub container_sizes: bool,
-    pub volumes: bool,
-    pub pods: bool,
-    /// What the graph root holds besides the other lines (store path only).
-    pub store_metadata: bool,
-    /// Build leftovers: temp dirs, the blob-info cache, external containers.
-    pub build_leftovers: bool,
-}
-
-impl Needs {
-    pub fn all() -> Self {
-        Needs {
-            images: true,
-            containers: true,
-            container_sizes: true,
-            volumes: true,
-            pods: true,
-            store_metadata: true,
-            build_leftovers: true,
-        }
-    }
-}
-
-/// The result of collecting: what was found, and whether podman answered at all.
-#[derive(Debug, Default)]
-pub struct Collected {
-    pub inventory: Inventory,
-    /// False when not one podman call succeeded (missing binary, no service).
-    pub reachable: bool,
-    /// What failed to be listed; its part of the inventory is empty.
-    pub failed: Failed,
-    /// Layer sizes were estimated from image totals (remote store with
-    /// images that branch where there is no image).
-    pub approximate_layers: bool,
-    /// The store-metadata line; `None` when not asked for or not
-    /// measurable (`--cli-only` reads no store file).
-    pub metadata: Option<super::metadata::StoreMetadata>,
-    /// Build leftovers, each path measured; `None` when not asked for.
-    /// External containers are here, not in the inventory's figures.
-    pub build_leftovers: Option<Vec<Leftover>>,
-}
-
-/// Sources that were asked for and did not answer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Failed {
-    pub images: bool,
-    pub containers: bool,
-    pub volumes: bool,
-}
 
 pub fn collect(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected {
     let mut c = collect_any(podman, needs, warnings);
@@ -213,7 +161,7 @@ fn collect_cli(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
         ..Collected::default()
     };
 
-    let failures = Failures::new(warnings);
+    let failures = Failures::new(warnings, repeats);
     let images: Option<ResolvedImages> = failures.take(images);
     let containers: Option<ContainerList> = failures.take(containers);
     let volumes: Option<Vec<VolumeEntry>> = failures.take(volumes);
@@ -332,35 +280,9 @@ fn volumes_and_dangling(podman: &Podman) -> Result<VolumeList, PodmanError> {
     Ok(VolumeList { volumes, dangling })
 }
 
-/// Turns failed calls into warnings; a missing podman is said once, not once per call.
-struct Failures<'a> {
-    warnings: &'a Warnings,
-    said_missing: std::cell::Cell<bool>,
-}
-
-impl<'a> Failures<'a> {
-    fn new(warnings: &'a Warnings) -> Self {
-        Failures {
-            warnings,
-            said_missing: std::cell::Cell::new(false),
-        }
-    }
-
-    fn take<T>(&self, r: Option<Result<T, PodmanError>>) -> Option<T> {
-        match r? {
-            Ok(v) => Some(v),
-            Err(e @ PodmanError::Run(RunError::NotFound { .. })) => {
-                if !self.said_missing.replace(true) {
-                    self.warnings.push(e);
-                }
-                None
-            }
-            Err(e) => {
-                self.warnings.push(e);
-                None
-            }
-        }
-    }
+/// A missing podman fails every call the same way.
+fn repeats(e: &PodmanError) -> bool {
+    matches!(e, PodmanError::Run(RunError::NotFound { .. }))
 }
 
 fn join<T>(h: Option<std::thread::ScopedJoinHandle<'_, T>>) -> Option<T> {
@@ -514,7 +436,7 @@ fn resolve_inspected<'scope, 'env>(
             metadata_bytes: chain.size.saturating_sub(layer_total),
             layers: chain.keys,
             labels: e.labels.clone(),
-            intermediate: e.names.is_empty() && parents.contains(e.id.as_str()),
+            intermediate: Image::is_intermediate(&e.names, parents.contains(e.id.as_str())),
             read_only: e.read_only,
         });
     }
@@ -523,19 +445,6 @@ fn resolve_inspected<'scope, 'env>(
         images,
         approximate,
     }
-}
-
-/// One image as the layer maths sees it.
-#[derive(Debug, Clone)]
-pub struct ImageChain {
-    /// [`chain_keys`] of its diff ids, bottom first.
-    pub keys: Vec<String>,
-    /// Its total: layers plus metadata.
-    pub size: u64,
-    /// How many ancestors `podman images` names for it (`ParentId`s): among
-    /// chains of one length, the deepest is the one [`likely_history_plan`]
-    /// can guess before `inspect` answers.
-    pub generation: usize,
 }
 
 /// Each image's number of ancestors by `ParentId` (a cycle, which podman
@@ -660,157 +569,6 @@ fn exact_layer_bytes<'scope, 'env>(
         }
     }
     known
-}
-
-/// Which images' `podman history` makes every figure exact, as few as
-/// possible. Totals alone fix the layer bytes under a trie node only when
-/// that node is the top of exactly one image and nothing branches off
-/// above it; wherever two chains branch, an image ends with others built
-/// on it, or two images end on one layer, the totals mix layer bytes with
-/// per-image metadata. One history gives exact bytes of every layer of its
-/// image, so the plan covers each such node with one image through it.
-pub fn history_plan(chains: &[ImageChain]) -> Vec<usize> {
-    let mut ends: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut children: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    let mut depth: BTreeMap<&str, usize> = BTreeMap::new();
-    for c in chains {
-        for (d, pair) in c.keys.windows(2).enumerate() {
-            children.entry(&pair[0]).or_default().insert(&pair[1]);
-            depth.insert(&pair[1], d + 1);
-        }
-        if let Some(first) = c.keys.first() {
-            depth.insert(first, 0);
-        }
-        if let Some(top) = c.keys.last() {
-            *ends.entry(top).or_default() += 1;
-        }
-    }
-    let kids = |k: &str| children.get(k).map_or(0, BTreeSet::len);
-    let ended = |k: &str| ends.get(k).copied().unwrap_or(0);
-    let mut needed: Vec<&str> = depth
-        .keys()
-        .copied()
-        .filter(|&k| kids(k) >= 2 || (ended(k) >= 1 && kids(k) >= 1) || ended(k) >= 2)
-        .collect();
-    // Deepest first: a deep image's history covers the nodes below it too.
-    needed.sort_by_key(|k| std::cmp::Reverse(depth[k]));
-    let mut covered: BTreeSet<&str> = BTreeSet::new();
-    let mut plan = Vec::new();
-    for node in needed {
-        if covered.contains(node) {
-            continue;
-        }
-        // The longest chain through it covers the most; ties by the
-        // deepest by `ParentId` (what [`likely_history_plan`] can guess),
-        // then by position.
-        let Some(i) = (0..chains.len())
-            .filter(|&i| chains[i].keys.iter().any(|k| k == node))
-            .max_by_key(|&i| {
-                (
-                    chains[i].keys.len(),
-                    chains[i].generation,
-                    std::cmp::Reverse(i),
-                )
-            })
-        else {
-            continue;
-        };
-        covered.extend(chains[i].keys.iter().map(String::as_str));
-        plan.push(i);
-    }
-    plan.sort_unstable();
-    plan
-}
-
-/// Every layer's bytes: exact where `known` has them, else from the image
-/// totals over what is not known (the unknown layers of a chain are always
-/// a suffix, since a history covers a whole chain from its bottom). The
-/// flag says some are estimated (see [`segment_sizes`]).
-pub fn layer_sizes(
-    chains: &[ImageChain],
-    known: &BTreeMap<String, u64>,
-) -> (BTreeMap<String, u64>, bool) {
-    let rest: Vec<(Vec<String>, u64)> = chains
-        .iter()
-        .map(|c| {
-            let known_bytes = c
-                .keys
-                .iter()
-                .filter_map(|k| known.get(k))
-                .fold(0, |a: u64, b| a.saturating_add(*b));
-            let unknown: Vec<String> = c
-                .keys
-                .iter()
-                .filter(|k| !known.contains_key(*k))
-                .cloned()
-                .collect();
-            (unknown, c.size.saturating_sub(known_bytes))
-        })
-        .collect();
-    let (mut sizes, approximate) = segment_sizes(&rest);
-    sizes.extend(known.iter().map(|(k, v)| (k.clone(), *v)));
-    (sizes, approximate)
-}
-
-/// Keys for a diff-id list: each position is identified by its whole prefix,
-/// since the same diff on another parent is another layer on disk.
-pub fn chain_keys(diff_ids: &[String]) -> Vec<String> {
-    let mut keys = Vec::with_capacity(diff_ids.len());
-    let mut prefix = String::new();
-    for d in diff_ids {
-        if !prefix.is_empty() {
-            prefix.push('>');
-        }
-        prefix.push_str(d);
-        keys.push(format!(
-            "chain:{:016x}:{}",
-            crate::fnv::fnv1a64(prefix.as_bytes()),
-            d
-        ));
-    }
-    keys
-}
-
-/// Per-layer bytes from image totals alone. Images form a trie over their
-/// layer chains; a layer's cumulative size is known exactly where an image
-/// ends on it. Elsewhere it is taken as the smallest total of the images
-/// below it, which keeps every image's layers summing to its own total and
-/// is exact unless two images branch at a layer where no image ends (the
-/// returned flag says so).
-pub fn segment_sizes(images: &[(Vec<String>, u64)]) -> (BTreeMap<String, u64>, bool) {
-    let mut parent: BTreeMap<&str, Option<&str>> = BTreeMap::new();
-    let mut children: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    let mut cumulative: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut ends: BTreeSet<&str> = BTreeSet::new();
-    for (chain, size) in images {
-        let mut prev: Option<&str> = None;
-        for key in chain {
-            parent.insert(key, prev);
-            if let Some(p) = prev {
-                children.entry(p).or_default().insert(key);
-            }
-            prev = Some(key);
-        }
-        // Every node on the chain is at most this image's total.
-        for key in chain {
-            let c = cumulative.entry(key).or_insert(u64::MAX);
-            *c = (*c).min(*size);
-        }
-        if let Some(top) = chain.last() {
-            ends.insert(top);
-        }
-    }
-    let approximate = children
-        .iter()
-        .any(|(node, kids)| kids.len() > 1 && !ends.contains(node));
-    let sizes = parent
-        .iter()
-        .map(|(key, p)| {
-            let below = p.map_or(0, |p| cumulative[p]);
-            (key.to_string(), cumulative[key].saturating_sub(below))
-        })
-        .collect();
-    (sizes, approximate)
 }
 
 /// Volume sizes over a remote connection: podman's rounded `system df -v`
@@ -1004,64 +762,7 @@ struct WalkedDir {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn chain(ids: &[&str]) -> Vec<String> {
-        chain_keys(&ids.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-    }
-
-    #[test]
-    fn segments_from_a_base_and_two_derived_images_are_exact() {
-        let base = chain(&["a"]);
-        let app1 = chain(&["a", "b"]);
-        let app2 = chain(&["a", "c"]);
-        let (sizes, approx) = segment_sizes(&[
-            (base.clone(), 100),
-            (app1.clone(), 130),
-            (app2.clone(), 150),
-        ]);
-        assert!(!approx);
-        assert_eq!(sizes[&base[0]], 100);
-        assert_eq!(sizes[&app1[1]], 30);
-        assert_eq!(sizes[&app2[1]], 50);
-    }
-
-    #[test]
-    fn branching_without_an_image_is_flagged_and_totals_still_hold() {
-        let x = chain(&["a", "b"]);
-        let y = chain(&["a", "c"]);
-        let (sizes, approx) = segment_sizes(&[(x.clone(), 130), (y.clone(), 150)]);
-        assert!(approx);
-        assert_eq!(sizes[&x[0]] + sizes[&x[1]], 130);
-        assert_eq!(sizes[&y[0]] + sizes[&y[1]], 150);
-    }
-
-    fn img(ids: &[&str], size: u64) -> ImageChain {
-        ImageChain {
-            keys: chain(ids),
-            size,
-            generation: 0,
-        }
-    }
-
-    #[test]
-    fn history_is_asked_only_where_totals_mix_layers_and_metadata() {
-        // Unrelated images: totals are exact, no history.
-        assert!(history_plan(&[img(&["a"], 10), img(&["b"], 20)]).is_empty());
-        // A base with children: one child's history fixes the base's layer
-        // bytes apart from its metadata.
-        let plan = history_plan(&[img(&["a"], 10), img(&["a", "b"], 30), img(&["a", "c"], 40)]);
-        assert_eq!(plan.len(), 1);
-        assert_ne!(
-            plan,
-            [0],
-            "the base's own history would not reach its children"
-        );
-        // A branch at no image: one history.
-        assert_eq!(
-            history_plan(&[img(&["a", "b"], 30), img(&["a", "c"], 40)]).len(),
-            1
-        );
-    }
+    use crate::engine::layers::tests::{chain, img};
 
     fn entry(id: &str, parent: &str) -> ImageEntry {
         ImageEntry {
@@ -1127,35 +828,5 @@ mod tests {
         let refs: Vec<&ImageEntry> = entries.iter().collect();
         assert!(generations(&refs).iter().all(|&g| g <= entries.len()));
         likely_history_plan(&entries);
-    }
-
-    #[test]
-    fn known_layers_make_metadata_exact_and_the_rest_follows_from_totals() {
-        // base layer 100 + 5 metadata; children add 30 and 50, metadata 7 and 9.
-        let chains = [
-            img(&["a"], 105),
-            img(&["a", "b"], 137),
-            img(&["a", "c"], 159),
-        ];
-        let known: BTreeMap<String, u64> = [
-            (chains[1].keys[0].clone(), 100),
-            (chains[1].keys[1].clone(), 30),
-        ]
-        .into();
-        let (sizes, approx) = layer_sizes(&chains, &known);
-        assert!(!approx);
-        assert_eq!(sizes[&chains[0].keys[0]], 100);
-        assert_eq!(sizes[&chains[1].keys[1]], 30);
-        // Unknown: its layer and metadata together, so the total holds.
-        assert_eq!(sizes[&chains[2].keys[1]], 59);
-        let total: u64 = sizes.values().sum::<u64>() + 5 + 7;
-        assert_eq!(total, 105 + 30 + 7 + 59);
-    }
-
-    #[test]
-    fn same_diff_on_another_parent_is_another_layer() {
-        let x = chain(&["a", "b"]);
-        let y = chain(&["c", "b"]);
-        assert_ne!(x[1], y[1]);
     }
 }

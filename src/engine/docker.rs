@@ -23,11 +23,10 @@
 //! character; against docker its images "reclaimable" counts shared layers
 //! as reclaimable when only the image that shares them is in use. Per-layer
 //! bytes come from image totals along layer chains instead
-//! ([`collect::segment_sizes`]), as on podman's CLI path. Volume sizes are
+//! ([`layers::segment_sizes`](super::layers::segment_sizes)), as on podman's CLI path. Volume sizes are
 //! the one thing taken from `system df -v`, as rounded text: they are marked
 //! approximate.
 
-use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use once_cell::sync::Lazy;
@@ -36,7 +35,9 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use thiserror::Error;
 
-use super::collect::{chain_keys, segment_sizes, Collected, Failed, Needs};
+use super::command::{null_as_default, parse_json, parse_json_lines, EngineCli, Failures};
+use super::layers::{chain_keys, segment_sizes};
+use super::{Collected, Failed, Needs};
 use super::{Container, ContainerState, Image, Labels, Layer, LayerKey, Volume};
 use crate::runner::{Argv, RunError, Runner};
 use crate::size::{self, Reading};
@@ -69,8 +70,7 @@ pub enum DockerError {
 /// How to reach docker: the binary and the flags that pick the daemon.
 #[derive(Debug, Clone)]
 pub struct Docker {
-    runner: Runner,
-    prefix: Vec<String>,
+    cli: EngineCli,
     /// The daemon as the user chose it, for messages when docker's own
     /// error does not name it.
     endpoint: String,
@@ -81,12 +81,12 @@ impl Docker {
     /// the subcommand, as docker wants its global flags. With neither,
     /// docker follows `DOCKER_HOST`, `DOCKER_CONTEXT` and its config.
     pub fn new(runner: Runner, binary: &str, host: Option<&str>, context: Option<&str>) -> Self {
-        let mut prefix = vec![binary.to_string()];
+        let mut cli = EngineCli::new(runner, binary, INSTALL_HINT);
         if let Some(h) = host {
-            prefix.extend(["-H".to_string(), h.to_string()]);
+            cli = cli.global("-H", h);
         }
         if let Some(c) = context {
-            prefix.extend(["--context".to_string(), c.to_string()]);
+            cli = cli.global("--context", c);
         }
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let endpoint = match (host, context) {
@@ -96,40 +96,26 @@ impl Docker {
                 .or_else(|| env("DOCKER_CONTEXT").map(|c| format!("context {c}")))
                 .unwrap_or_else(|| DEFAULT_HOST.to_string()),
         };
-        Docker {
-            runner,
-            prefix,
-            endpoint,
-        }
+        Docker { cli, endpoint }
     }
 
     /// Docker's `--config DIR` (a plugin run's own), as a global flag.
     pub fn with_config(mut self, dir: Option<&std::path::Path>) -> Self {
         if let Some(d) = dir {
-            let flag = ["--config".to_string(), d.display().to_string()];
-            self.prefix.splice(1..1, flag);
+            self.cli = self.cli.first_global("--config", &d.display().to_string());
         }
         self
     }
 
     pub fn runner(&self) -> &Runner {
-        &self.runner
-    }
-
-    fn argv(&self, args: &[&str]) -> Vec<String> {
-        self.prefix
-            .iter()
-            .cloned()
-            .chain(args.iter().map(|s| s.to_string()))
-            .collect()
+        self.cli.runner()
     }
 
     /// Runs one docker command; a daemon that does not answer becomes
     /// [`DockerError::Unreachable`] naming its socket.
     fn call(&self, args: &[&str]) -> Result<(String, String), DockerError> {
-        let argv = self.argv(args);
-        match self.runner.run(&argv, INSTALL_HINT) {
-            Ok(out) => Ok((Argv(argv).to_string(), out.stdout)),
+        match self.cli.run(args) {
+            Ok(a) => Ok((a.argv, a.stdout)),
             Err(RunError::Failed {
                 argv,
                 status,
@@ -271,7 +257,7 @@ impl Docker {
             },
             ..Collected::default()
         };
-        let failures = Failures::new(warnings);
+        let failures = Failures::new(warnings, repeats);
         let images = failures.take(images);
         let containers = failures.take(containers);
         let volumes = failures.take(volumes);
@@ -349,45 +335,12 @@ fn join<T>(h: Option<std::thread::ScopedJoinHandle<'_, T>>) -> Option<T> {
     h.map(|h| h.join().expect("docker calls do not panic"))
 }
 
-/// Turns failed calls into warnings. A missing binary or an unreachable
-/// daemon fails every call the same way: it is said once.
-struct Failures<'a> {
-    warnings: &'a Warnings,
-    said_daemon: Cell<bool>,
-}
-
-impl<'a> Failures<'a> {
-    fn new(warnings: &'a Warnings) -> Self {
-        Failures {
-            warnings,
-            said_daemon: Cell::new(false),
-        }
-    }
-
-    fn take<T>(&self, r: Option<Result<T, DockerError>>) -> Option<T> {
-        self.take_or(r, "")
-    }
-
-    /// Like `take`, with what the caller does instead appended to the warning.
-    fn take_or<T>(&self, r: Option<Result<T, DockerError>>, instead: &str) -> Option<T> {
-        let e = match r? {
-            Ok(v) => return Some(v),
-            Err(e) => e,
-        };
-        let daemon = matches!(
-            e,
-            DockerError::Unreachable { .. } | DockerError::Run(RunError::NotFound { .. })
-        );
-        if daemon && self.said_daemon.replace(true) {
-            return None;
-        }
-        if instead.is_empty() {
-            self.warnings.push(e);
-        } else {
-            self.warnings.push(format!("{e}; {instead}"));
-        }
-        None
-    }
+/// A missing binary or an unreachable daemon fails every call the same way.
+fn repeats(e: &DockerError) -> bool {
+    matches!(
+        e,
+        DockerError::Unreachable { .. } | DockerError::Run(RunError::NotFound { .. })
+    )
 }
 
 /// Docker prints image ids as `sha256:<hex>`, podman's Docker API sometimes
@@ -435,30 +388,6 @@ pub fn daemon_unreachable(stderr: &str) -> Option<(Option<String>, String)> {
 }
 
 /// One JSON document (docker's inspects print an array).
-fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T, String> {
-    if text.trim().is_empty() {
-        return Err("no output".into());
-    }
-    serde_json::from_str(text).map_err(|e| e.to_string())
-}
-
-/// `--format '{{json .}}'` on a list: one JSON object per line.
-pub fn parse_json_lines<T: DeserializeOwned>(text: &str) -> Result<Vec<T>, String> {
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("line {}: {e}", i + 1)))
-        .collect()
-}
-
-fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
 /// Docker prints `<none>` for a missing repository or tag.
 fn present(s: &str) -> Option<&str> {
     (!s.is_empty() && s != "<none>").then_some(s)
@@ -777,7 +706,7 @@ pub fn resolve_images(lines: &[ImageLine], details: Option<&[ImageDetails]>) -> 
                 let size = d.size.max(0) as u64;
                 chains.push((chain.clone(), size));
                 out.images.push(Image {
-                    intermediate: names.is_empty() && parents.contains(&id),
+                    intermediate: Image::is_intermediate(&names, parents.contains(&id)),
                     read_only: false,
                     id,
                     names,
@@ -1107,7 +1036,7 @@ mod tests {
         let docker = Docker::new(runner(), "docker", Some("unix:///x.sock"), None)
             .with_config(Some(std::path::Path::new("/home/u/.docker")));
         assert_eq!(
-            docker.argv(&["ps"]),
+            docker.cli.argv(&["ps"]),
             [
                 "docker",
                 "--config",

@@ -247,7 +247,7 @@ pub fn inventory(state: &LocalState) -> (Inventory, Vec<String>) {
             size: layer_bytes.saturating_add(img.metadata_bytes),
             metadata_bytes: img.metadata_bytes,
             labels: img.config.labels.clone(),
-            intermediate: img.names.is_empty() && has_child,
+            intermediate: Image::is_intermediate(&img.names, has_child),
             read_only: img.read_only,
         });
     }

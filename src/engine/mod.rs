@@ -3,6 +3,7 @@
 
 pub mod build_cache;
 pub mod collect;
+pub mod command;
 pub mod docker;
 pub mod layers;
 pub mod libpod;
@@ -53,6 +54,15 @@ pub struct Image {
 }
 
 impl Image {
+    /// The one image-class rule, for every engine and path: a build
+    /// intermediate has no name and is another image's parent. Each engine
+    /// gives its own parent relation: podman's `ParentId` (c/common's layer
+    /// tree), the same rule applied to the store's records
+    /// ([`layers::has_child`]), docker's legacy-builder `Parent`.
+    pub fn is_intermediate(names: &[String], is_parent: bool) -> bool {
+        names.is_empty() && is_parent
+    }
+
     /// No name and nobody's parent: `podman image prune` removes it.
     pub fn dangling(&self) -> bool {
         self.names.is_empty() && !self.intermediate
@@ -259,6 +269,62 @@ mod tests {
     }
 }
 
+/// What a view needs; everything else is not asked for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Needs {
+    pub images: bool,
+    pub containers: bool,
+    /// Writable-layer bytes per container (`podman ps --size`, slow).
+    pub container_sizes: bool,
+    pub volumes: bool,
+    pub pods: bool,
+    /// What the graph root holds besides the other lines (store path only).
+    pub store_metadata: bool,
+    /// Build leftovers: temp dirs, the blob-info cache, external containers.
+    pub build_leftovers: bool,
+}
+
+impl Needs {
+    pub fn all() -> Self {
+        Needs {
+            images: true,
+            containers: true,
+            container_sizes: true,
+            volumes: true,
+            pods: true,
+            store_metadata: true,
+            build_leftovers: true,
+        }
+    }
+}
+
+/// The result of collecting: what was found, and whether podman answered at all.
+#[derive(Debug, Default)]
+pub struct Collected {
+    pub inventory: Inventory,
+    /// False when not one podman call succeeded (missing binary, no service).
+    pub reachable: bool,
+    /// What failed to be listed; its part of the inventory is empty.
+    pub failed: Failed,
+    /// Layer sizes were estimated from image totals (remote store with
+    /// images that branch where there is no image).
+    pub approximate_layers: bool,
+    /// The store-metadata line; `None` when not asked for or not
+    /// measurable (`--cli-only` reads no store file).
+    pub metadata: Option<metadata::StoreMetadata>,
+    /// Build leftovers, each path measured; `None` when not asked for.
+    /// External containers are here, not in the inventory's figures.
+    pub build_leftovers: Option<Vec<build_cache::Leftover>>,
+}
+
+/// Sources that were asked for and did not answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Failed {
+    pub images: bool,
+    pub containers: bool,
+    pub volumes: bool,
+}
+
 /// The engine a report is about.
 #[derive(Debug, Clone)]
 pub enum Engine {
@@ -267,7 +333,7 @@ pub enum Engine {
 }
 
 impl Engine {
-    pub fn collect(&self, needs: collect::Needs, warnings: &crate::Warnings) -> collect::Collected {
+    pub fn collect(&self, needs: Needs, warnings: &crate::Warnings) -> Collected {
         let mut c = match self {
             Engine::Podman(p) => collect::collect(p, needs, warnings),
             Engine::Docker(d) => d.collect(needs, warnings),
@@ -313,7 +379,8 @@ impl Engine {
                 .container_details(ids, true)
                 .map(|cs| {
                     cs.into_iter()
-                        .filter_map(|c| Some((c.id, c.size_rw?.max(0) as u64)))
+                        // A negative figure (an engine bug) is left unmeasured, not 0.
+                        .filter_map(|c| Some((c.id, u64::try_from(c.size_rw?).ok()?)))
                         .collect()
                 })
                 .map_err(|e| e.to_string()),

@@ -12,6 +12,7 @@ use regex::Regex;
 use serde::Deserialize;
 use thiserror::Error;
 
+use super::command::{null_as_default, parse_json, EngineCli};
 use super::logs::LogConfig;
 use super::{ContainerState, Labels, Pod};
 use crate::runner::{RunError, Runner};
@@ -33,28 +34,26 @@ pub enum PodmanError {
 /// How to reach podman: the binary and the connection flags passed to it.
 #[derive(Debug, Clone)]
 pub struct Podman {
-    runner: Runner,
-    prefix: Vec<String>,
+    cli: EngineCli,
     remote: bool,
     cli_only: bool,
 }
 
 impl Podman {
     pub fn new(runner: Runner, binary: &str, connection: Option<&str>, url: Option<&str>) -> Self {
-        let mut prefix = vec![binary.to_string()];
+        let mut cli = EngineCli::new(runner, binary, INSTALL_HINT);
         if let Some(c) = connection {
-            prefix.extend(["--connection".to_string(), c.to_string()]);
+            cli = cli.global("--connection", c);
         }
         if let Some(u) = url {
-            prefix.extend(["--url".to_string(), u.to_string()]);
+            cli = cli.global("--url", u);
         }
         let remote = connection.is_some()
             || url.is_some()
             || std::env::var_os("CONTAINER_HOST").is_some()
             || std::env::var_os("CONTAINER_CONNECTION").is_some();
         Podman {
-            runner,
-            prefix,
+            cli,
             remote,
             cli_only: false,
         }
@@ -80,21 +79,16 @@ impl Podman {
     }
 
     pub fn runner(&self) -> &Runner {
-        &self.runner
+        self.cli.runner()
     }
 
     fn argv(&self, args: &[&str]) -> Vec<String> {
-        self.prefix
-            .iter()
-            .cloned()
-            .chain(args.iter().map(|s| s.to_string()))
-            .collect()
+        self.cli.argv(args)
     }
 
     fn call(&self, args: &[&str]) -> Result<(String, String), PodmanError> {
-        let argv = self.argv(args);
-        let out = self.runner.run(&argv, INSTALL_HINT)?;
-        Ok((crate::runner::Argv(argv).to_string(), out.stdout))
+        let a = self.cli.run(args)?;
+        Ok((a.argv, a.stdout))
     }
 
     fn call_json<T: serde::de::DeserializeOwned>(&self, args: &[&str]) -> Result<T, PodmanError> {
@@ -107,13 +101,12 @@ impl Podman {
         &self,
         args: &[&str],
     ) -> Result<(T, String), PodmanError> {
-        let argv = self.argv(args);
-        let out = self.runner.run(&argv, INSTALL_HINT)?;
-        let value = parse_json(&out.stdout).map_err(|message| PodmanError::Parse {
-            argv: crate::runner::Argv(argv).to_string(),
+        let a = self.cli.run(args)?;
+        let value = parse_json(&a.stdout).map_err(|message| PodmanError::Parse {
+            argv: a.argv,
             message,
         })?;
-        Ok((value, out.stderr))
+        Ok((value, a.stderr))
     }
 
     /// `podman images -a --format json`: every image including build
@@ -246,11 +239,10 @@ impl Podman {
             }
             let mut args = vec!["image", "inspect", "--format", "json"];
             args.extend(ids.iter().map(String::as_str));
-            let argv = self.argv(&args);
-            let out = self.runner.run_any(&argv, INSTALL_HINT)?;
+            let (argv, out) = self.cli.run_any(&args)?;
             let parse = |text: &str| {
                 parse_json::<Vec<InspectEntry>>(text).map_err(|message| PodmanError::Parse {
-                    argv: crate::runner::Argv(argv.clone()).to_string(),
+                    argv: argv.clone(),
                     message,
                 })
             };
@@ -360,8 +352,7 @@ impl Podman {
         }
         let mut args = vec!["container", "inspect", "--format", "json"];
         args.extend(ids.iter().map(String::as_str));
-        let argv = self.argv(&args);
-        let out = self.runner.run_any(&argv, INSTALL_HINT)?;
+        let (argv, out) = self.cli.run_any(&args)?;
         let gone_only = out
             .stderr
             .lines()
@@ -373,10 +364,7 @@ impl Podman {
         if out.stdout.trim().is_empty() && out.exit_code != Some(0) {
             return Ok(Vec::new());
         }
-        parse_json(&out.stdout).map_err(|message| PodmanError::Parse {
-            argv: crate::runner::Argv(argv).to_string(),
-            message,
-        })
+        parse_json(&out.stdout).map_err(|message| PodmanError::Parse { argv, message })
     }
 
     /// `podman history --format json ID`: one entry per history step, top
@@ -392,22 +380,6 @@ impl Podman {
         let (argv, stdout) = self.call(&["system", "df", "-v"])?;
         parse_df_verbose(&stdout).map_err(|message| PodmanError::Parse { argv, message })
     }
-}
-
-/// JSON parse with a message short enough for one line.
-fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
-    if text.trim().is_empty() {
-        return Err("no output".into());
-    }
-    serde_json::from_str(text).map_err(|e| e.to_string())
-}
-
-fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 #[derive(Debug, Clone, Deserialize)]

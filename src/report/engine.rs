@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::table::{Align, Table};
 use super::SCHEMA;
 use crate::account::{Component, ComponentKind, ImageUsage, ImagesReport};
-use crate::engine::collect::Failed;
+use crate::engine::Failed;
 use crate::engine::{Container, ContainerLog, Labels, Volume};
 use crate::size::{display, Units};
 
