@@ -26,9 +26,9 @@ run() { # name, command...
 }
 
 run fuzz fuzz/run.sh
-run reliability cargo test --test reliability -- --include-ignored --nocapture --test-threads 2
-run stress cargo test --test prune_stress -- --nocapture --test-threads 2
-run kill cargo test --test caches sigkill -- --nocapture
+run reliability cargo test --test it reliability:: -- --include-ignored --nocapture --test-threads 2
+run stress cargo test --test it prune_stress:: -- --nocapture --test-threads 2
+run kill cargo test --test it caches::sigkill -- --nocapture
 
 # Figures, read from the suites' own summary lines.
 first_num() { grep -oE '[0-9]+' | head -1; }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every fuzz target of tests/fuzz.rs with a fixed budget and prints
+# Runs every fuzz target of tests/it/fuzz.rs with a fixed budget and prints
 # inputs and findings per target.
 #
 #   fuzz/run.sh                      # FUZZ_CASES=200000 inputs per target
@@ -23,7 +23,7 @@ export CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true \
        CARGO_PROFILE_RELEASE_LTO=false \
        CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 start=$(date +%s)
-cargo test --release --target-dir target/fuzz --test fuzz -- \
+cargo test --release --target-dir target/fuzz --test it fuzz:: -- \
   --include-ignored --test-threads "${FUZZ_THREADS:-2}" --nocapture fuzz_ \
   > target/fuzz-run.log 2>&1
 status=$?

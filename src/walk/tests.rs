@@ -1,5 +1,5 @@
 //! Unit tests of the walk's rules; byte-for-byte comparisons with GNU `du`
-//! on generated trees are in `tests/du.rs`.
+//! on generated trees are in `tests/it/du.rs`.
 
 use std::fs;
 use std::os::unix::fs::symlink;
@@ -139,7 +139,7 @@ fn overlapping_roots_count_once_like_du() {
 
 #[test]
 fn a_bad_root_does_not_stop_the_others() {
-    // Unreadable directories need an unprivileged user: see tests/du.rs.
+    // Unreadable directories need an unprivileged user: see tests/it/du.rs.
     let tmp = tempfile::tempdir().unwrap();
     let f = tmp.path().join("file");
     write(&f, 3);

@@ -895,7 +895,7 @@ mod tests {
         );
         let err = read_bytes(&bytes).unwrap_err().to_string();
         assert!(err.contains("pod \"p1\" config"), "{err}");
-        // A damaged key (found by tests/fuzz.rs, libpod_db target): the
+        // A damaged key (found by tests/it/fuzz.rs, libpod_db target): the
         // message quotes it and stays one line.
         let bytes = file(
             4096,

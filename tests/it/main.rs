@@ -1,0 +1,30 @@
+//! The integration tests, one binary (one link instead of one per file).
+//! Tests that need root or a real engine are `#[ignore]`d with the reason;
+//! CI runs them with `--include-ignored`. Run one module with
+//! `cargo test --test it MODULE::`.
+
+mod common;
+
+mod build_leftovers;
+mod caches;
+mod docker;
+mod docker_plugin;
+mod du;
+mod engine_docker;
+mod faults;
+mod fuzz;
+mod libpod_bolt;
+mod libpod_sqlite;
+mod man;
+mod ops;
+mod podman;
+mod projects;
+mod prune_stress;
+mod registry;
+mod reliability;
+mod remote;
+mod replay;
+mod setups;
+mod shell;
+mod store_metadata;
+mod terminal;
