@@ -26,7 +26,7 @@ run() { # name, command...
 }
 
 run fuzz fuzz/run.sh
-run reliability cargo test --test it reliability:: -- --include-ignored --nocapture --test-threads 2
+run reliability cargo test --test it faults:: -- --include-ignored --nocapture --test-threads 2
 run stress cargo test --test it prune_stress:: -- --nocapture --test-threads 2
 run kill cargo test --test it caches::sigkill -- --nocapture
 

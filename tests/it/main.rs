@@ -21,7 +21,6 @@ mod podman;
 mod projects;
 mod prune_stress;
 mod registry;
-mod reliability;
 mod remote;
 mod replay;
 mod setups;

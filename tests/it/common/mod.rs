@@ -253,3 +253,77 @@ pub static REAL_PODMAN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 pub fn real_podman_turn() -> std::sync::MutexGuard<'static, ()> {
     REAL_PODMAN.lock().unwrap_or_else(|p| p.into_inner())
 }
+
+/// One test's world, in the style of uv's `TestContext`: a temp dir with
+/// `home/` (the tool's `HOME`) and `bin/` (fake engines, first on `PATH`),
+/// and the tool run in the fixed environment of [`isolate`].
+pub struct TestContext {
+    dir: tempfile::TempDir,
+}
+
+impl TestContext {
+    pub fn new() -> TestContext {
+        let dir = tempfile::Builder::new()
+            .prefix("psit-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .unwrap();
+        std::fs::create_dir_all(dir.path().join("bin")).unwrap();
+        TestContext { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn bin(&self) -> PathBuf {
+        self.path().join("bin")
+    }
+
+    /// Writes an executable `bin/NAME` with this `/bin/sh` body.
+    pub fn fake(&self, name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.bin().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    /// An empty overlay store of its own, so the store path reads nothing
+    /// of this machine's; its `storage.conf`.
+    pub fn empty_store(&self) -> PathBuf {
+        let conf = self.path().join("storage.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "[storage]\ndriver = \"overlay\"\ngraphroot = \"{}/root\"\n",
+                self.path().display()
+            ),
+        )
+        .unwrap();
+        conf
+    }
+
+    /// The tool, isolated, with `bin/` alone on `PATH` unless `system_path`
+    /// (then `bin/` first).
+    pub fn command(&self, system_path: bool) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_podman-storage"));
+        isolate(&mut cmd, &self.path().join("home"));
+        let path = match (system_path, std::env::var_os("PATH")) {
+            (true, Some(p)) => {
+                let mut dirs = vec![self.bin()];
+                dirs.extend(std::env::split_paths(&p));
+                std::env::join_paths(dirs).unwrap()
+            }
+            _ => self.bin().into_os_string(),
+        };
+        cmd.env("PATH", path);
+        cmd
+    }
+
+    /// insta settings that print this world's directory as `[TMP]`.
+    pub fn insta(&self) -> insta::Settings {
+        let mut s = insta::Settings::clone_current();
+        s.add_filter(&regex::escape(&self.path().display().to_string()), "[TMP]");
+        s
+    }
+}
