@@ -721,8 +721,25 @@ fn fuzz_size_parse() {
     ];
     fuzz("size_parse", input, |s| {
         let plain = size::parse(s);
-        let _ = size::parse_bytes(s);
-        let _ = size::parse_annotated(s);
+        // parse_bytes is parse restricted to addable byte counts.
+        match (&plain, size::parse_bytes(s)) {
+            (Ok(Reading::Bytes(b)), Ok(c)) => assert_eq!(*b, c, "{s:?}"),
+            (_, Ok(c)) => panic!("{s:?}: parse_bytes gave {c} where parse gave {plain:?}"),
+            (_, Err(_)) => assert!(!matches!(plain, Ok(Reading::Bytes(_))), "{s:?}"),
+        }
+        // Without a parenthesis the annotated parse is the plain one.
+        if !s.contains('(') {
+            let annotated = size::parse_annotated(s).map(|a| a.size);
+            assert_eq!(annotated.ok(), plain.clone().ok(), "{s:?}");
+        }
+        // An error names its input (cut to 64 characters).
+        if let Err(e) = &plain {
+            let mut shown: String = s.chars().take(64).collect();
+            if s.chars().count() > 64 {
+                shown.push_str("...");
+            }
+            assert!(e.to_string().contains(&format!("{shown:?}")), "{s:?}: {e}");
+        }
         // An oracle for the common shape: integer digits and an SI unit.
         if let Some((digits, mult)) = simple_size(s) {
             let expected = (digits as u128) * mult;
@@ -921,7 +938,16 @@ fn fuzz_df_verbose() {
         if let Ok(df) = podman::parse_df_verbose(text) {
             for (name, v) in &df.volumes {
                 assert!(!name.is_empty());
-                let _ = v.size.bytes();
+                // Only a byte count is addable; the other readings are not.
+                assert_eq!(
+                    v.size.bytes().is_some(),
+                    matches!(v.size, Reading::Bytes(_)),
+                    "{name}: {:?}",
+                    v.size
+                );
+                // A name is one token of the text, never spaces or a line.
+                assert!(!name.contains(char::is_whitespace), "{name:?}");
+                assert!(text.contains(name.as_str()), "{name:?} is not in the input");
             }
         }
     });
@@ -1165,12 +1191,19 @@ fn fuzz_store_read() {
             }
         }
         if let Ok(snap) = store::read(&loc) {
-            for img in snap.images.values() {
+            // No image layer is silently without a figure: each has its
+            // diff size, is to be walked (vfs), or is named unsized.
+            for (id, img) in &snap.images {
                 for l in &img.layers {
-                    let _ = snap.layer_bytes.get(l);
+                    assert!(
+                        snap.layer_bytes.contains_key(l)
+                            || snap.layer_dirs.contains_key(l)
+                            || snap.unsized_layers.iter().any(|u| &u.id == l),
+                        "image {id}: layer {l} has no figure and is not flagged"
+                    );
                 }
             }
-            let _ = serde_json::to_string(&snap).unwrap();
+            serde_json::to_string(&snap).unwrap();
         }
     });
 }
