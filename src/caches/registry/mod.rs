@@ -51,6 +51,7 @@ use super::digest::Digest;
 use super::nofollow::{self, Entry, EntryKind, Tally};
 use super::BlobCount;
 
+mod repos;
 pub(crate) mod sweep;
 mod walk;
 
