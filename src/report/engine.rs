@@ -8,7 +8,7 @@ use super::SCHEMA;
 use crate::account::{Component, ComponentKind, ImageUsage, ImagesReport};
 use crate::engine::collect::Failed;
 use crate::engine::{Container, ContainerLog, Labels, Volume};
-use crate::size::{display, Units};
+use crate::size::{display, sum, Units};
 
 /// A `df` row, and whether its source answered.
 #[derive(Debug, Serialize)]
@@ -63,14 +63,8 @@ impl DfReport {
             .collect();
         DfReport {
             schema: SCHEMA,
-            total_bytes: components
-                .iter()
-                .map(|c| c.figures.bytes)
-                .fold(0, u64::saturating_add),
-            reclaimable_bytes: components
-                .iter()
-                .map(|c| c.figures.reclaimable_bytes)
-                .fold(0, u64::saturating_add),
+            total_bytes: sum(components.iter().map(|c| c.figures.bytes)),
+            reclaimable_bytes: sum(components.iter().map(|c| c.figures.reclaimable_bytes)),
             complete: warnings.is_empty(),
             components,
             warnings,
@@ -203,13 +197,7 @@ impl ImagesView {
                 format!("(build intermediates: {})", steps.len()),
                 String::new(),
                 String::new(),
-                display(
-                    steps
-                        .iter()
-                        .map(|i| i.unique_bytes)
-                        .fold(0, u64::saturating_add),
-                    units,
-                ),
+                display(sum(steps.iter().map(|i| i.unique_bytes)), units),
                 String::new(),
                 steps.iter().map(|i| i.containers).sum::<u64>().to_string(),
             ]);
@@ -299,14 +287,8 @@ impl ContainersView {
         let rows: Vec<ContainerRow> = containers.iter().map(ContainerRow::new).collect();
         ContainersView {
             schema: SCHEMA,
-            total_bytes: rows
-                .iter()
-                .filter_map(|r| r.rw_bytes)
-                .fold(0, u64::saturating_add),
-            logs_bytes: rows
-                .iter()
-                .map(ContainerRow::log_bytes)
-                .fold(0, u64::saturating_add),
+            total_bytes: sum(rows.iter().filter_map(|r| r.rw_bytes)),
+            logs_bytes: sum(rows.iter().map(ContainerRow::log_bytes)),
             containers: rows,
             warnings,
         }
@@ -371,10 +353,7 @@ impl VolumesView {
     pub fn new(volumes: Vec<Volume>, warnings: Vec<String>) -> Self {
         VolumesView {
             schema: SCHEMA,
-            total_bytes: volumes
-                .iter()
-                .filter_map(|v| v.bytes)
-                .fold(0, u64::saturating_add),
+            total_bytes: sum(volumes.iter().filter_map(|v| v.bytes)),
             volumes,
             warnings,
         }

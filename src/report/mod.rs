@@ -1,5 +1,7 @@
 //! Renderers: they format report structs and never compute figures.
 
+pub mod caches;
+pub mod du;
 pub mod engine;
 pub mod growth;
 pub mod overview;

@@ -7,7 +7,7 @@ use super::table::{Align, Table};
 use super::SCHEMA;
 use crate::account::ImageUsage;
 use crate::projects::Row;
-use crate::size::{display, Units};
+use crate::size::{display, sum, Units};
 
 #[derive(Debug, Serialize)]
 pub struct DirEntry {
@@ -46,10 +46,7 @@ impl OverviewReport {
         OverviewReport {
             schema: SCHEMA,
             global,
-            total_bytes: rows
-                .iter()
-                .map(|r| r.total_bytes)
-                .fold(0, u64::saturating_add),
+            total_bytes: sum(rows.iter().map(|r| r.total_bytes)),
             rows,
             reclaimable_bytes,
             warnings,
@@ -172,12 +169,11 @@ pub struct MultiHostReport {
 
 impl MultiHostReport {
     pub fn new(hosts: Vec<HostSection>, local: OverviewReport, warnings: Vec<String>) -> Self {
-        let total_bytes = hosts
+        let total_bytes = sum(hosts
             .iter()
             .filter_map(|h| h.report.as_ref())
             .map(|r| r.total_bytes)
-            .sum::<u64>()
-            + local.total_bytes;
+            .chain([local.total_bytes]));
         MultiHostReport {
             schema: SCHEMA,
             hosts,
