@@ -34,6 +34,7 @@ use podman_storage::engine::podman::{self, ContainerEntry, ImageEntry, Podman, V
 use podman_storage::engine::store::{self, StoreLocation};
 use podman_storage::projects;
 use podman_storage::report::engine::{ContainersView, DfReport, VolumesView};
+use podman_storage::report::{json, to_json};
 use podman_storage::runner::{Recording, Runner};
 use podman_storage::size::{self, Reading, Units};
 use podman_storage::{account, views, Warnings};
@@ -1031,11 +1032,11 @@ fn run_pipeline(dir: &Path, case: &PipelineCase) {
         assert_printable("overview", &overview.table(units));
     }
     for (what, text) in [
-        ("df", podman_storage::report::to_json(&df)),
-        ("images", podman_storage::report::to_json(&images)),
-        ("containers", podman_storage::report::to_json(&containers)),
-        ("volumes", podman_storage::report::to_json(&volumes)),
-        ("overview", podman_storage::report::to_json(&overview)),
+        ("df", to_json(&json::Df::from(&df))),
+        ("images", to_json(&json::Images::from(&images))),
+        ("containers", to_json(&json::Containers::from(&containers))),
+        ("volumes", to_json(&json::Volumes::from(&volumes))),
+        ("overview", to_json(&json::Overview::from(&overview))),
     ] {
         assert_json(what, &text);
     }

@@ -1,7 +1,7 @@
 //! `podman-storage caches [PATH...]`: what each blob cache holds.
 
 use anyhow::Result;
-use podman_storage::report::to_json;
+use podman_storage::report::{json, to_json};
 use podman_storage::{caches, views, Status};
 
 use super::{print_warnings, Ctx};
@@ -15,7 +15,10 @@ pub fn run(args: &crate::cli::CachesArgs, ctx: &Ctx) -> Result<Status> {
     let spinner = ctx.progress("inspecting caches...");
     let report = views::caches::caches(&found);
     drop(spinner);
-    ctx.emit(|| to_json(&report), || report.table(ctx.units()))?;
+    ctx.emit(
+        || to_json(&json::Caches::from(&report)),
+        || report.table(ctx.units()),
+    )?;
     print_warnings(&report.warnings);
     Ok(if report.incomplete() {
         Status::Partial

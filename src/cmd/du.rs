@@ -16,7 +16,10 @@ pub fn run(args: &crate::cli::DuArgs, ctx: &Ctx) -> Result<Status> {
     let report = views::du::du(&args.paths, &opts);
     drop(spinner);
     super::print_warnings(&report.warnings);
-    ctx.emit(|| report::to_json(&report), || report.table(ctx.units()))?;
+    ctx.emit(
+        || report::to_json(&report::json::Du::from(&report)),
+        || report.table(ctx.units()),
+    )?;
     Ok(if report.paths.iter().any(|p| p.incomplete) {
         Status::Partial
     } else {

@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Result};
 use podman_storage::engine::collect::{Collected, Failed, Needs};
-use podman_storage::report::to_json;
+use podman_storage::report::{json, to_json};
 use podman_storage::{views, Status, Warnings};
 
 use super::{print_notes, print_warnings, Ctx};
@@ -63,7 +63,7 @@ pub fn df(ctx: &Ctx) -> Result<Status> {
     finish(
         ctx,
         &warnings,
-        || to_json(&report),
+        || to_json(&json::Df::from(&report)),
         || report.table(ctx.units()),
     )
 }
@@ -80,7 +80,7 @@ pub fn images(ctx: &Ctx) -> Result<Status> {
     finish(
         ctx,
         &warnings,
-        || to_json(&view),
+        || to_json(&json::Images::from(&view)),
         || view.table(ctx.units()),
     )
 }
@@ -97,7 +97,7 @@ pub fn containers(ctx: &Ctx, size: bool) -> Result<Status> {
     finish(
         ctx,
         &warnings,
-        || to_json(&view),
+        || to_json(&json::Containers::from(&view)),
         || view.table(ctx.units()),
     )
 }
@@ -113,7 +113,7 @@ pub fn volumes(ctx: &Ctx) -> Result<Status> {
     finish(
         ctx,
         &warnings,
-        || to_json(&view),
+        || to_json(&json::Volumes::from(&view)),
         || view.table(ctx.units()),
     )
 }

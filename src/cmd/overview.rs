@@ -1,7 +1,7 @@
 //! `overview` (the default) and `project ID`.
 
 use anyhow::{bail, Result};
-use podman_storage::report::to_json;
+use podman_storage::report::{json, to_json};
 use podman_storage::{views, Status, Warnings};
 
 use super::{print_notes, print_warnings, Ctx};
@@ -18,7 +18,10 @@ pub fn overview(ctx: &Ctx) -> Result<Status> {
     drop(spinner);
     print_notes(&warnings.notes());
     print_warnings(&report.warnings);
-    ctx.emit(|| to_json(&report), || report.table(ctx.units()))?;
+    ctx.emit(
+        || to_json(&json::Overview::from(&report)),
+        || report.table(ctx.units()),
+    )?;
     Ok(warnings.status())
 }
 
@@ -45,7 +48,10 @@ fn all_connections(ctx: &Ctx) -> Result<Status> {
     drop(spinner);
     print_notes(&warnings.notes());
     print_warnings(&report.warnings);
-    ctx.emit(|| to_json(&report), || report.table(ctx.units()))?;
+    ctx.emit(
+        || to_json(&json::MultiHost::from(&report)),
+        || report.table(ctx.units()),
+    )?;
     Ok(warnings.status())
 }
 
@@ -66,6 +72,9 @@ pub fn project(ctx: &Ctx, id: &str) -> Result<Status> {
     };
     print_notes(&warnings.notes());
     print_warnings(&report.warnings);
-    ctx.emit(|| to_json(&report), || report.table(ctx.units()))?;
+    ctx.emit(
+        || to_json(&json::Project::from(&report)),
+        || report.table(ctx.units()),
+    )?;
     Ok(warnings.status())
 }

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use anyhow::{bail, Context, Result};
 use podman_storage::caches::prune::Action;
 use podman_storage::caches::{self, Discovered, PruneOptions};
-use podman_storage::report::to_json;
+use podman_storage::report::{json, to_json};
 use podman_storage::size::{self, Units};
 use podman_storage::{views, Status};
 
@@ -45,7 +45,7 @@ pub fn run(args: &crate::cli::PruneCachesArgs, ctx: &Ctx) -> Result<Status> {
     }
     let report = views::caches::prune(&found, &opts);
     if ctx.json() {
-        print(&to_json(&report))?;
+        print(&to_json(&json::Prune::from(&report)))?;
     } else {
         ctx.print_table(&report.table(ctx.units()))?;
     }

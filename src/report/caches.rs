@@ -1,8 +1,6 @@
 //! `caches` and `prune caches`: what each blob cache holds, what a prune
 //! freed; the reports and their tables.
 
-use serde::Serialize;
-
 use super::table::{Align, Table};
 use crate::caches::prune::Action;
 use crate::caches::registry::RegistryReport;
@@ -10,7 +8,7 @@ use crate::caches::{BlobCount, CacheReport, Kind, PruneReport};
 use crate::size::{self, Units};
 
 /// `caches`.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct CachesView {
     pub schema: u32,
     pub caches: Vec<CacheReport>,
@@ -20,7 +18,7 @@ pub struct CachesView {
 }
 
 /// `prune caches`.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct PruneView {
     pub schema: u32,
     pub dry_run: bool,

@@ -3,14 +3,12 @@
 
 use std::path::Path;
 
-use serde::Serialize;
-
 use super::table::{Align, Table};
 use crate::size::{self, Units};
 use crate::walk::WalkError;
 
 /// The `--format json` contract (schema 1).
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct DuReport {
     pub schema: u32,
     pub paths: Vec<PathRow>,
@@ -20,7 +18,7 @@ pub struct DuReport {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct PathRow {
     pub path: String,
     pub apparent_bytes: u64,
@@ -31,7 +29,7 @@ pub struct PathRow {
     pub errors: Vec<ErrorRow>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct ErrorRow {
     pub path: String,
     pub message: String,

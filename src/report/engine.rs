@@ -1,8 +1,6 @@
 //! Engine views: `df`, `images`, `containers`, `volumes`. Each has one
 //! report struct, serialized as JSON or rendered as a table.
 
-use serde::Serialize;
-
 use super::table::{Align, Table};
 use super::SCHEMA;
 use crate::account::{Component, ComponentKind, ImageUsage, ImagesReport};
@@ -11,29 +9,26 @@ use crate::engine::{Container, ContainerLog, Labels, Volume};
 use crate::size::{display, sum, Units};
 
 /// A `df` row, and whether its source answered.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct DfComponent {
-    #[serde(flatten)]
     pub figures: Component,
     /// False when the engine could not list this component: its figures are
     /// zeros that mean "unknown", and the table shows `?`.
     pub measured: bool,
     /// What the row is made of (store metadata's parts, build leftovers'
     /// paths), in bytes.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<DfDetail>,
 }
 
 /// One part of a `df` row.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct DfDetail {
     pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     pub bytes: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct DfReport {
     pub schema: u32,
     pub components: Vec<DfComponent>,
@@ -137,7 +132,7 @@ fn with_percent(part: u64, whole: u64, units: Units) -> String {
     format!("{} ({pct}%)", display(part, units))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct ImagesView {
     pub schema: u32,
     pub images: Vec<ImageUsage>,
@@ -218,7 +213,7 @@ impl ImagesView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct ContainerRow {
     pub id: String,
     pub name: String,
@@ -256,7 +251,7 @@ impl ContainerRow {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct ContainersView {
     pub schema: u32,
     pub containers: Vec<ContainerRow>,
@@ -341,7 +336,7 @@ impl ContainersView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct VolumesView {
     pub schema: u32,
     pub volumes: Vec<Volume>,

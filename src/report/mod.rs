@@ -4,6 +4,7 @@ pub mod caches;
 pub mod du;
 pub mod engine;
 pub mod growth;
+pub mod json;
 pub mod overview;
 pub mod prometheus;
 pub mod table;

@@ -1,7 +1,5 @@
 //! The overview (the default view) and the per-project detail.
 
-use serde::Serialize;
-
 use super::engine::ContainerRow;
 use super::table::{Align, Table};
 use super::SCHEMA;
@@ -9,7 +7,7 @@ use crate::account::ImageUsage;
 use crate::projects::Row;
 use crate::size::{display, sum, Units};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct DirEntry {
     pub path: String,
     pub bytes: u64,
@@ -17,14 +15,14 @@ pub struct DirEntry {
     pub incomplete: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct GlobalSection {
     /// Names of images matched by `[global] images`.
     pub images: Vec<String>,
     pub shared_mounts: Vec<DirEntry>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct OverviewReport {
     pub schema: u32,
     pub global: GlobalSection,
@@ -146,7 +144,7 @@ pub fn bar(value: u64, max: u64, width: usize) -> String {
 }
 
 /// One host of `--all-connections`.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct HostSection {
     pub connection: String,
     pub uri: String,
@@ -156,7 +154,7 @@ pub struct HostSection {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct MultiHostReport {
     pub schema: u32,
     pub hosts: Vec<HostSection>,
@@ -213,14 +211,14 @@ impl MultiHostReport {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct ProjectVolume {
     pub name: String,
     pub bytes: Option<u64>,
     pub in_use: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct ProjectReport {
     pub schema: u32,
     pub id: String,
