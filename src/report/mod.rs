@@ -1,4 +1,5 @@
-//! Renderers: they format report structs and never compute figures.
+//! Renderers: they format report structs and never compute figures;
+//! `json` is the `--format json` contract, converted from the same reports.
 
 pub mod caches;
 pub mod du;
