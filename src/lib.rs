@@ -18,6 +18,7 @@ pub mod report;
 pub mod runner;
 pub mod size;
 pub mod status;
+pub mod views;
 pub mod walk;
 
 pub use status::{Status, Warnings};

@@ -374,6 +374,22 @@ pub fn display(bytes: u64, units: Units) -> String {
     }
 }
 
+/// A size inside a sentence (`would free 1.2 MB`): with `--bytes` the
+/// unit is kept, since a bare number there reads as a count.
+pub fn phrase(bytes: u64, units: Units) -> String {
+    match units {
+        Units::Si => format(bytes),
+        Units::Bytes => format!("{bytes} B"),
+    }
+}
+
+/// The one way byte figures are added: saturating, since sizes come from
+/// engines and sparse files and can pass `u64::MAX`; a wrapped total would
+/// look small and true.
+pub fn sum(figures: impl IntoIterator<Item = u64>) -> u64 {
+    figures.into_iter().fold(0, u64::saturating_add)
+}
+
 /// As podman would print it: `5.37 MB`, `-2.77 kB`, `N/A`.
 impl std::fmt::Display for Reading {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -1,11 +1,9 @@
 //! `df`, `images`, `containers`, `volumes`: one engine, its views.
 
 use anyhow::{bail, Result};
-use podman_storage::account::ComponentKind;
 use podman_storage::engine::{Collected, Failed, Needs};
-use podman_storage::report::engine::{ContainersView, DfDetail, DfReport, ImagesView, VolumesView};
-use podman_storage::report::to_json;
-use podman_storage::{account, caches, Status, Warnings};
+use podman_storage::report::{json, to_json};
+use podman_storage::{views, Status, Warnings};
 
 use super::{print_notes, print_warnings, Ctx};
 
@@ -55,62 +53,17 @@ where
 
 pub fn df(ctx: &Ctx) -> Result<Status> {
     let warnings = Warnings::new();
-    let needs = Needs {
-        images: true,
-        containers: true,
-        container_sizes: true,
-        volumes: true,
-        pods: false,
-        store_metadata: true,
-        build_leftovers: true,
-    };
     let config = ctx.config()?;
     let (c, caches_row) = std::thread::scope(|s| {
-        let caches = s.spawn(|| {
-            let reports = caches::inspect_all(&caches::discover(&config.caches.paths));
-            for e in reports.iter().flat_map(|r| &r.errors) {
-                warnings.push(e);
-            }
-            // Nested caches are counted once by total_bytes; that is a note, not a failure.
-            let (total, _nested) = caches::total_bytes(&reports);
-            account::caches_component(&reports, total)
-        });
-        let c = gather(ctx, needs, &warnings, |_| false);
+        let caches = s.spawn(|| views::engine::caches_component(&config, &warnings));
+        let c = gather(ctx, views::engine::DF_NEEDS, &warnings, |_| false);
         (c, caches.join().expect("cache inspection does not panic"))
     });
-    let c = c?;
-    let mut components = account::components(&c.inventory);
-    components.extend(account::logs_component(&c.inventory));
-    if let Some(m) = &c.metadata {
-        components.push(account::metadata_component(m));
-    }
-    if let Some(items) = &c.build_leftovers {
-        components.push(account::build_cache_component(items));
-    }
-    if caches_row.count > 0 {
-        components.push(caches_row);
-    }
-    let mut report = DfReport::new(components, &c.failed, warnings.to_vec());
-    if let Some(m) = &c.metadata {
-        let parts = m.parts.iter().map(|(name, bytes)| DfDetail {
-            name: name.clone(),
-            path: None,
-            bytes: *bytes,
-        });
-        report.set_details(ComponentKind::Metadata, parts.collect());
-    }
-    if let Some(items) = &c.build_leftovers {
-        let paths = items.iter().map(|l| DfDetail {
-            name: l.kind.as_str().to_string(),
-            path: Some(l.path.display().to_string()),
-            bytes: l.bytes,
-        });
-        report.set_details(ComponentKind::BuildCache, paths.collect());
-    }
+    let report = views::engine::df(&c?, caches_row, &warnings);
     finish(
         ctx,
         &warnings,
-        || to_json(&report),
+        || to_json(&json::Df::from(&report)),
         || report.table(ctx.units()),
     )
 }
@@ -123,11 +76,11 @@ pub fn images(ctx: &Ctx) -> Result<Status> {
         ..Needs::default()
     };
     let c = gather(ctx, needs, &warnings, |f| f.images)?;
-    let view = ImagesView::new(account::images(&c.inventory), warnings.to_vec());
+    let view = views::engine::images(&c, &warnings);
     finish(
         ctx,
         &warnings,
-        || to_json(&view),
+        || to_json(&json::Images::from(&view)),
         || view.table(ctx.units()),
     )
 }
@@ -140,11 +93,11 @@ pub fn containers(ctx: &Ctx, size: bool) -> Result<Status> {
         ..Needs::default()
     };
     let c = gather(ctx, needs, &warnings, |f| f.containers)?;
-    let view = ContainersView::new(&c.inventory.containers, warnings.to_vec());
+    let view = views::engine::containers(&c, &warnings);
     finish(
         ctx,
         &warnings,
-        || to_json(&view),
+        || to_json(&json::Containers::from(&view)),
         || view.table(ctx.units()),
     )
 }
@@ -156,11 +109,11 @@ pub fn volumes(ctx: &Ctx) -> Result<Status> {
         ..Needs::default()
     };
     let c = gather(ctx, needs, &warnings, |f| f.volumes)?;
-    let view = VolumesView::new(c.inventory.volumes, warnings.to_vec());
+    let view = views::engine::volumes(&c, &warnings);
     finish(
         ctx,
         &warnings,
-        || to_json(&view),
+        || to_json(&json::Volumes::from(&view)),
         || view.table(ctx.units()),
     )
 }

@@ -5,24 +5,12 @@ use std::time::SystemTime;
 
 use anyhow::{bail, Context, Result};
 use podman_storage::caches::prune::Action;
-use podman_storage::caches::{self, Discovered, PruneOptions, PruneReport};
-use podman_storage::report::{to_json, SCHEMA};
+use podman_storage::caches::{self, Discovered, PruneOptions};
+use podman_storage::report::{json, to_json};
 use podman_storage::size::{self, Units};
-use podman_storage::Status;
-use serde::Serialize;
+use podman_storage::{views, Status};
 
 use super::{print, print_warnings, Ctx};
-
-/// `--format json` output.
-#[derive(Serialize)]
-struct PruneView<'a> {
-    schema: u32,
-    dry_run: bool,
-    caches: &'a [PruneReport],
-    /// Bytes freed (or, under `--dry-run`, that would be freed).
-    total_bytes: u64,
-    warnings: &'a [String],
-}
 
 pub fn run(args: &crate::cli::PruneCachesArgs, ctx: &Ctx) -> Result<Status> {
     let older_than = args
@@ -55,28 +43,14 @@ pub fn run(args: &crate::cli::PruneCachesArgs, ctx: &Ctx) -> Result<Status> {
         eprintln!("nothing removed");
         return Ok(Status::Complete);
     }
-    let reports: Vec<PruneReport> = found
-        .iter()
-        .map(|d| caches::prune(&d.path, &opts))
-        .collect();
-    let total: u64 = reports.iter().map(|r| r.freed_bytes).sum();
-    let warnings: Vec<String> = reports
-        .iter()
-        .flat_map(|r| r.errors.iter().cloned())
-        .collect();
+    let report = views::caches::prune(&found, &opts);
     if ctx.json() {
-        print(&to_json(&PruneView {
-            schema: SCHEMA,
-            dry_run: args.dry_run,
-            caches: &reports,
-            total_bytes: total,
-            warnings: &warnings,
-        }))?;
+        print(&to_json(&json::Prune::from(&report)))?;
     } else {
-        ctx.print_table(&render(&reports, ctx.units()))?;
+        ctx.print_table(&report.table(ctx.units()))?;
     }
-    print_warnings(&warnings);
-    Ok(if warnings.is_empty() {
+    print_warnings(&report.warnings);
+    Ok(if report.warnings.is_empty() {
         Status::Complete
     } else {
         Status::Partial
@@ -95,53 +69,16 @@ fn confirm(found: &[Discovered], opts: &PruneOptions, units: Units) -> Result<bo
         dry_run: true,
         ..opts.clone()
     };
-    let plan: Vec<PruneReport> = found
-        .iter()
-        .map(|d| caches::prune(&d.path, &plan_opts))
-        .collect();
-    if plan.iter().all(|r| r.action == Action::Skip) {
-        eprint!("{}", render(&plan, units));
+    let plan = views::caches::prune(found, &plan_opts);
+    if plan.caches.iter().all(|r| r.action == Action::Skip) {
+        eprint!("{}", plan.table(units));
         return Ok(false);
     }
     let mut err = std::io::stderr().lock();
-    write!(err, "{}", render(&plan, units))?;
+    write!(err, "{}", plan.table(units))?;
     write!(err, "Are you sure you want to continue? [y/N] ")?;
     err.flush()?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES"))
-}
-
-fn bytes(n: u64, units: Units) -> String {
-    match units {
-        Units::Si => size::format(n),
-        Units::Bytes => format!("{n} B"),
-    }
-}
-
-fn render(reports: &[PruneReport], units: Units) -> String {
-    if reports.is_empty() {
-        return "no blob caches found: pass a PATH, or list them in the config's [caches] paths\n"
-            .to_string();
-    }
-    let mut out = String::new();
-    for r in reports {
-        let path = podman_storage::report::sanitize(&r.path.display().to_string());
-        if r.action == Action::Skip {
-            let note = r.note.as_deref().unwrap_or("nothing to do");
-            out.push_str(&format!("skipped {path}: {note}\n"));
-            continue;
-        }
-        let verb = if r.dry_run { "would free" } else { "freed" };
-        out.push_str(&format!(
-            "{verb} {} across {} blob(s) in {path}",
-            bytes(r.freed_bytes, units),
-            r.removed_files
-        ));
-        if !r.errors.is_empty() {
-            out.push_str(&format!(" ({} error(s), see warnings)", r.errors.len()));
-        }
-        out.push('\n');
-    }
-    out
 }

@@ -1,5 +1,5 @@
-use super::*;
 use super::workspaces::fixed_prefix;
+use super::*;
 use proptest::prelude::*;
 
 const ORIGIN: &str = "/etc/podman-storage/config.toml";

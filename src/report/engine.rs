@@ -1,39 +1,34 @@
 //! Engine views: `df`, `images`, `containers`, `volumes`. Each has one
 //! report struct, serialized as JSON or rendered as a table.
 
-use serde::Serialize;
-
 use super::table::{Align, Table};
 use super::SCHEMA;
 use crate::account::{Component, ComponentKind, ImageUsage, ImagesReport};
 use crate::engine::Failed;
 use crate::engine::{Container, ContainerLog, Labels, Volume};
-use crate::size::{display, Units};
+use crate::size::{display, sum, Units};
 
 /// A `df` row, and whether its source answered.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct DfComponent {
-    #[serde(flatten)]
     pub figures: Component,
     /// False when the engine could not list this component: its figures are
     /// zeros that mean "unknown", and the table shows `?`.
     pub measured: bool,
     /// What the row is made of (store metadata's parts, build leftovers'
     /// paths), in bytes.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<DfDetail>,
 }
 
 /// One part of a `df` row.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct DfDetail {
     pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     pub bytes: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct DfReport {
     pub schema: u32,
     pub components: Vec<DfComponent>,
@@ -63,14 +58,8 @@ impl DfReport {
             .collect();
         DfReport {
             schema: SCHEMA,
-            total_bytes: components
-                .iter()
-                .map(|c| c.figures.bytes)
-                .fold(0, u64::saturating_add),
-            reclaimable_bytes: components
-                .iter()
-                .map(|c| c.figures.reclaimable_bytes)
-                .fold(0, u64::saturating_add),
+            total_bytes: sum(components.iter().map(|c| c.figures.bytes)),
+            reclaimable_bytes: sum(components.iter().map(|c| c.figures.reclaimable_bytes)),
             complete: warnings.is_empty(),
             components,
             warnings,
@@ -143,7 +132,7 @@ fn with_percent(part: u64, whole: u64, units: Units) -> String {
     format!("{} ({pct}%)", display(part, units))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct ImagesView {
     pub schema: u32,
     pub images: Vec<ImageUsage>,
@@ -203,13 +192,7 @@ impl ImagesView {
                 format!("(build intermediates: {})", steps.len()),
                 String::new(),
                 String::new(),
-                display(
-                    steps
-                        .iter()
-                        .map(|i| i.unique_bytes)
-                        .fold(0, u64::saturating_add),
-                    units,
-                ),
+                display(sum(steps.iter().map(|i| i.unique_bytes)), units),
                 String::new(),
                 steps.iter().map(|i| i.containers).sum::<u64>().to_string(),
             ]);
@@ -230,7 +213,7 @@ impl ImagesView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct ContainerRow {
     pub id: String,
     pub name: String,
@@ -268,7 +251,7 @@ impl ContainerRow {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct ContainersView {
     pub schema: u32,
     pub containers: Vec<ContainerRow>,
@@ -299,14 +282,8 @@ impl ContainersView {
         let rows: Vec<ContainerRow> = containers.iter().map(ContainerRow::new).collect();
         ContainersView {
             schema: SCHEMA,
-            total_bytes: rows
-                .iter()
-                .filter_map(|r| r.rw_bytes)
-                .fold(0, u64::saturating_add),
-            logs_bytes: rows
-                .iter()
-                .map(ContainerRow::log_bytes)
-                .fold(0, u64::saturating_add),
+            total_bytes: sum(rows.iter().filter_map(|r| r.rw_bytes)),
+            logs_bytes: sum(rows.iter().map(ContainerRow::log_bytes)),
             containers: rows,
             warnings,
         }
@@ -359,7 +336,7 @@ impl ContainersView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct VolumesView {
     pub schema: u32,
     pub volumes: Vec<Volume>,
@@ -371,10 +348,7 @@ impl VolumesView {
     pub fn new(volumes: Vec<Volume>, warnings: Vec<String>) -> Self {
         VolumesView {
             schema: SCHEMA,
-            total_bytes: volumes
-                .iter()
-                .filter_map(|v| v.bytes)
-                .fold(0, u64::saturating_add),
+            total_bytes: sum(volumes.iter().filter_map(|v| v.bytes)),
             volumes,
             warnings,
         }

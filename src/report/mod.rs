@@ -1,7 +1,11 @@
-//! Renderers: they format report structs and never compute figures.
+//! Renderers: they format report structs and never compute figures;
+//! `json` is the `--format json` contract, converted from the same reports.
 
+pub mod caches;
+pub mod du;
 pub mod engine;
 pub mod growth;
+pub mod json;
 pub mod overview;
 pub mod prometheus;
 pub mod table;

@@ -1,15 +1,13 @@
 //! The overview (the default view) and the per-project detail.
 
-use serde::Serialize;
-
 use super::engine::ContainerRow;
 use super::table::{Align, Table};
 use super::SCHEMA;
 use crate::account::ImageUsage;
 use crate::projects::Row;
-use crate::size::{display, Units};
+use crate::size::{display, sum, Units};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct DirEntry {
     pub path: String,
     pub bytes: u64,
@@ -17,14 +15,14 @@ pub struct DirEntry {
     pub incomplete: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct GlobalSection {
     /// Names of images matched by `[global] images`.
     pub images: Vec<String>,
     pub shared_mounts: Vec<DirEntry>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct OverviewReport {
     pub schema: u32,
     pub global: GlobalSection,
@@ -46,10 +44,7 @@ impl OverviewReport {
         OverviewReport {
             schema: SCHEMA,
             global,
-            total_bytes: rows
-                .iter()
-                .map(|r| r.total_bytes)
-                .fold(0, u64::saturating_add),
+            total_bytes: sum(rows.iter().map(|r| r.total_bytes)),
             rows,
             reclaimable_bytes,
             warnings,
@@ -149,7 +144,7 @@ pub fn bar(value: u64, max: u64, width: usize) -> String {
 }
 
 /// One host of `--all-connections`.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct HostSection {
     pub connection: String,
     pub uri: String,
@@ -159,7 +154,7 @@ pub struct HostSection {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct MultiHostReport {
     pub schema: u32,
     pub hosts: Vec<HostSection>,
@@ -172,12 +167,11 @@ pub struct MultiHostReport {
 
 impl MultiHostReport {
     pub fn new(hosts: Vec<HostSection>, local: OverviewReport, warnings: Vec<String>) -> Self {
-        let total_bytes = hosts
+        let total_bytes = sum(hosts
             .iter()
             .filter_map(|h| h.report.as_ref())
             .map(|r| r.total_bytes)
-            .sum::<u64>()
-            + local.total_bytes;
+            .chain([local.total_bytes]));
         MultiHostReport {
             schema: SCHEMA,
             hosts,
@@ -217,14 +211,14 @@ impl MultiHostReport {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct ProjectVolume {
     pub name: String,
     pub bytes: Option<u64>,
     pub in_use: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct ProjectReport {
     pub schema: u32,
     pub id: String,

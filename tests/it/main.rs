@@ -23,6 +23,7 @@ mod prune_stress;
 mod registry;
 mod remote;
 mod replay;
+mod schema;
 mod setups;
 mod shell;
 mod store_metadata;

@@ -1,0 +1,42 @@
+//! `caches` and `prune caches`: the blob caches found, inspected or pruned.
+
+use crate::caches::{self, Discovered, PruneOptions};
+use crate::report::caches::{CachesView, PruneView};
+use crate::report::SCHEMA;
+use crate::size::sum;
+
+/// What each cache holds; missing blobs and nested caches are warnings.
+pub fn caches(found: &[Discovered]) -> CachesView {
+    let reports = caches::inspect_all(found);
+    let (total, mut warnings) = caches::total_bytes(&reports);
+    for r in &reports {
+        warnings.extend(r.errors.iter().cloned());
+        warnings.extend(r.missing.iter().map(|d| {
+            format!(
+                "{}: references {d}, which is not in blobs/",
+                r.path.display()
+            )
+        }));
+    }
+    CachesView {
+        schema: SCHEMA,
+        caches: reports,
+        total_bytes: total,
+        warnings,
+    }
+}
+
+/// Prunes each cache (or, under `opts.dry_run`, says what it would free).
+pub fn prune(found: &[Discovered], opts: &PruneOptions) -> PruneView {
+    let reports: Vec<_> = found.iter().map(|d| caches::prune(&d.path, opts)).collect();
+    PruneView {
+        schema: SCHEMA,
+        dry_run: opts.dry_run,
+        total_bytes: sum(reports.iter().map(|r| r.freed_bytes)),
+        warnings: reports
+            .iter()
+            .flat_map(|r| r.errors.iter().cloned())
+            .collect(),
+        caches: reports,
+    }
+}
