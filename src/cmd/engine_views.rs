@@ -3,6 +3,7 @@
 use anyhow::{bail, Result};
 use podman_storage::account::ComponentKind;
 use podman_storage::engine::collect::{Collected, Failed, Needs};
+use podman_storage::engine::Engine;
 use podman_storage::report::engine::{ContainersView, DfDetail, DfReport, ImagesView, VolumesView};
 use podman_storage::report::to_json;
 use podman_storage::{account, caches, Status, Warnings};
@@ -18,7 +19,17 @@ fn gather(
     warnings: &Warnings,
     essential: fn(&Failed) -> bool,
 ) -> Result<Collected> {
-    let engine = ctx.engine()?;
+    gather_from(ctx, &ctx.engine()?, needs, warnings, essential)
+}
+
+/// [`gather`] from an engine the caller also runs commands on.
+pub(super) fn gather_from(
+    ctx: &Ctx,
+    engine: &Engine,
+    needs: Needs,
+    warnings: &Warnings,
+    essential: impl Fn(&Failed) -> bool,
+) -> Result<Collected> {
     let spinner = ctx.progress("measuring the store...");
     let collected = engine.collect(needs, warnings);
     drop(spinner);

@@ -116,6 +116,11 @@ impl Docker {
         &self.runner
     }
 
+    /// The argv that runs `args` on this docker (binary, host, context).
+    pub fn command(&self, args: &[&str]) -> Vec<String> {
+        self.argv(args)
+    }
+
     fn argv(&self, args: &[&str]) -> Vec<String> {
         self.prefix
             .iter()

@@ -83,6 +83,12 @@ impl Podman {
         &self.runner
     }
 
+    /// The argv that runs `args` on this podman (binary, connection, url),
+    /// for commands a user or `prune` runs.
+    pub fn command(&self, args: &[&str]) -> Vec<String> {
+        self.argv(args)
+    }
+
     fn argv(&self, args: &[&str]) -> Vec<String> {
         self.prefix
             .iter()

@@ -3,6 +3,7 @@
 pub mod engine;
 pub mod growth;
 pub mod overview;
+pub mod plan;
 pub mod prometheus;
 pub mod table;
 
