@@ -525,6 +525,35 @@ mod tests {
         assert_eq!(p.totals.len(), 1);
     }
 
+    #[test]
+    fn a_project_keeps_only_its_own_objects() {
+        let mut inv = store();
+        let label = |p: &str| -> crate::engine::Labels {
+            [("com.docker.compose.project".to_string(), p.to_string())].into()
+        };
+        inv.containers[1].labels = label("web");
+        inv.containers
+            .push(container("other", "app2", ContainerState::Exited, 3));
+        inv.containers[2].labels = label("db");
+        let att = crate::projects::attribute(&inv, &Default::default());
+        let filter = Filter {
+            kinds: Default::default(),
+            project: Some("web".into()),
+        };
+        let p = plan(
+            &Sources {
+                attribution: Some(&att),
+                ..sources(&inv)
+            },
+            &filter,
+        );
+        let ids: Vec<&str> = p.items.iter().map(|i| i.id.as_str()).collect();
+        // db's container and image, the unlabelled volume and the
+        // base (nobody's) are not web's.
+        assert_eq!(ids, ["old"]);
+        assert_eq!(p.totals.len(), 3, "engine kinds only with a project");
+    }
+
     fn arb_store() -> impl Strategy<Value = (Inventory, Vec<usize>)> {
         let tree = prop::collection::vec((any::<prop::sample::Index>(), 0u64..1_000_000), 1..15);
         let imgs = prop::collection::vec((any::<prop::sample::Index>(), 0u64..500), 1..10);
