@@ -155,13 +155,11 @@ pub fn plan(src: &Sources<'_>, filter: &Filter) -> Plan {
         }
     }
     let used: BTreeSet<&str> = inv.containers.iter().map(|c| c.image_id.as_str()).collect();
-    let removable = |i: usize| {
-        let img = &inv.images[i];
+    let eligible = |i: usize| {
         let owner = att.map(|a| &a.images[i]);
-        !img.read_only
-            && !used.contains(img.id.as_str())
-            && in_project(owner.map(|o| &o.row), owner.map(|o| &o.projects))
+        !inv.images[i].read_only && in_project(owner.map(|o| &o.row), owner.map(|o| &o.projects))
     };
+    let removable = |i: usize| eligible(i) && !used.contains(inv.images[i].id.as_str());
     if filter.wants(PlanKind::Image) {
         let chosen: Vec<usize> = (0..inv.images.len()).filter(|&i| removable(i)).collect();
         for (i, bytes) in image_order(inv, &chosen) {
@@ -238,8 +236,7 @@ pub fn plan(src: &Sources<'_>, filter: &Filter) -> Plan {
             .collect();
         let later: Vec<usize> = (0..inv.images.len())
             .filter(|&i| {
-                let img = &inv.images[i];
-                !img.read_only && (now.contains(&i) || !kept_users.contains(img.id.as_str()))
+                now.contains(&i) || (eligible(i) && !kept_users.contains(inv.images[i].id.as_str()))
             })
             .collect();
         let before: u64 = image_order(inv, &now.into_iter().collect::<Vec<_>>())

@@ -367,3 +367,94 @@ fn prune_refuses_without_a_terminal_and_script_is_plan_only() {
         text(&out.stderr)
     );
 }
+
+struct Service(std::process::Child);
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `--engine docker` against podman's Docker API socket: docker's commands,
+/// the same totals as docker's `df`, and a prune that frees them.
+#[test]
+#[ignore = "needs podman and the docker CLI"]
+fn plan_and_prune_through_the_docker_api() {
+    use std::time::{Duration, Instant};
+    let store = common::Store::build("volumes-dangling");
+    let url = format!("unix://{}", store.dir.path().join("docker.sock").display());
+    let _svc = Service(
+        store
+            .env(Command::new("podman").args(["system", "service", "--time=0", &url]))
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !Command::new("docker")
+        .args(["-H", &url, "version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        assert!(Instant::now() < deadline, "the Docker API did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let docker = |args: &[&str]| -> Output {
+        Command::new(env!("CARGO_BIN_EXE_podman-storage"))
+            .args(["--engine", "docker", "--url", &url, "--no-progress"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let json = |args: &[&str]| -> Value {
+        let out = docker(args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let df = json(&["--format", "json", "df"]);
+    let plan = json(&[
+        "--format",
+        "json",
+        "plan",
+        "--images",
+        "--containers",
+        "--volumes",
+    ]);
+    for (kind, row) in [
+        ("container", "containers"),
+        ("image", "images"),
+        ("volume", "volumes"),
+    ] {
+        let reclaimable = component(&df, row)["reclaimable_bytes"].as_u64().unwrap();
+        assert!(reclaimable > 0, "{row}");
+        assert_eq!(plan_total(&plan, kind), reclaimable, "{kind}");
+    }
+    for item in plan["items"].as_array().unwrap() {
+        let argv: Vec<&str> = item["command"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_str().unwrap())
+            .collect();
+        assert_eq!(argv[..3], ["docker", "-H", url.as_str()], "{argv:?}");
+    }
+    let out = docker(&["--format", "json", "prune", "all", "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for k in result["kinds"].as_array().unwrap() {
+        let (planned, freed) = (
+            k["planned_bytes"].as_u64().unwrap(),
+            k["freed_bytes"].as_u64().unwrap(),
+        );
+        assert!(within(freed, planned, 1.0), "{k}");
+    }
+    // podman itself agrees: the dangling image, the stopped container and
+    // the unused volume are gone, the used volume stays.
+    assert_eq!(
+        store.podman(&["images", "-q", "--filter", "dangling=true"]),
+        ""
+    );
+    assert_eq!(store.podman(&["ps", "-aq"]), "");
+    assert_eq!(store.podman(&["volume", "ls", "-q"]), "data");
+}
