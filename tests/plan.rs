@@ -273,6 +273,10 @@ fn plan_and_prune_agree_with_the_disk(podman: Podman) {
     ] {
         let planned = removed_bytes(kind);
         all_removed += planned;
+        eprintln!(
+            "{podman:?} {kind}: plan {}, removed {planned}",
+            plan_total(&all, kind)
+        );
         let k = result["kinds"]
             .as_array()
             .unwrap()
