@@ -342,24 +342,56 @@ fn plan_and_prune_agree_with_the_disk_on_podman_5_4() {
     plan_and_prune_agree_with_the_disk(Podman::V54);
 }
 
+fn replay(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_podman-storage"))
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", "/nonexistent")
+        .arg("--replay")
+        .arg(root().join("fixtures/podman-4.3.1/projects"))
+        .arg("--no-progress")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// On a recording of real podman 4.3: each kind's plan total is `df`'s
+/// reclaimable for it, and each object's command names it.
+#[test]
+fn plan_totals_are_df_reclaimable_on_a_recording() {
+    let json = |args: &[&str]| -> Value {
+        let out = replay(args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let df = json(&["--format", "json", "df"]);
+    let plan = json(&["--format", "json", "plan"]);
+    for (kind, row) in [
+        ("container", "containers"),
+        ("image", "images"),
+        ("volume", "volumes"),
+        ("build_leftover", "build_cache"),
+    ] {
+        let reclaimable = component(&df, row)["reclaimable_bytes"].as_u64().unwrap();
+        assert_eq!(plan_total(&plan, kind), reclaimable, "{kind}");
+    }
+    for item in plan["items"].as_array().unwrap() {
+        let argv = item["command"].to_string();
+        let named = if item["kind"] == "image" && item["name"] != "<none>" {
+            item["name"].as_str().unwrap().split(", ").next().unwrap()
+        } else {
+            item["id"].as_str().unwrap()
+        };
+        assert!(argv.contains(named), "{item}");
+    }
+}
+
 /// Without a terminal and without --force nothing is removed (exit 2);
 /// `--format script` is refused outside `plan`.
 #[test]
 fn prune_refuses_without_a_terminal_and_script_is_plan_only() {
-    let fixture = root().join("fixtures/podman-4.3.1/projects");
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_podman-storage"))
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", "/nonexistent")
-            .arg("--replay")
-            .arg(&fixture)
-            .arg("--no-progress")
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| replay(args);
     let out = run(&["--format", "script", "df"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("--format script is for plan"));
