@@ -494,3 +494,25 @@ fn plan_and_prune_through_the_docker_api() {
     assert_eq!(store.podman(&["ps", "-aq"]), "");
     assert_eq!(store.podman(&["volume", "ls", "-q"]), "data");
 }
+
+/// On a terminal `prune` shows the plan and asks; anything but yes removes
+/// nothing (the recording answers no removal command, so one would fail).
+#[test]
+#[ignore = "needs script (util-linux) for a pseudo-terminal"]
+fn prune_asks_on_a_terminal_and_no_removes_nothing() {
+    let cmd = format!(
+        "printf 'n\\n' | script -qec 'env -i PATH=/usr/bin:/bin HOME=/nonexistent {} --replay {} --no-progress prune all' /dev/null",
+        env!("CARGO_BIN_EXE_podman-storage"),
+        root().join("fixtures/podman-4.3.1/projects").display()
+    );
+    let out = Command::new("sh").args(["-c", &cmd]).output().unwrap();
+    let all = text(&out.stdout);
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("podman volume rm gone_data"), "{all}");
+    assert!(
+        all.contains("Are you sure you want to continue? [y/N]"),
+        "{all}"
+    );
+    assert!(all.contains("nothing removed"), "{all}");
+    assert!(!all.contains("REMOVED"), "{all}");
+}
