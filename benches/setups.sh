@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `podman-storage df` (store path and --cli-only) against `podman system df`
+# `podman-storage df` (store path and --cli-only) and `plan` against `podman system df`
 # on each real setup, side by side in one hyperfine run per setup, run by
 # that setup's own user. The figure is the ratio; absolute times on a shared
 # 2-core machine are noise. Needs root and the setups of tests/scenarios
@@ -53,13 +53,15 @@ for s in "${setups[@]}"; do
   "${run[@]}" hyperfine -N --warmup 2 --runs "$runs" --export-json "$dir/hf.json" \
     -n 'podman system df' 'podman system df' \
     -n 'df' "$dir/podman-storage df" \
-    -n 'df --cli-only' "$dir/podman-storage --cli-only df" "${baseline[@]}" >/dev/null 2>&1
+    -n 'df --cli-only' "$dir/podman-storage --cli-only df" \
+    -n 'plan' "$dir/podman-storage plan" "${baseline[@]}" >/dev/null 2>&1
   python3 - "$host/hf.json" "$s" "$n_ctr" "$n_vol" <<'PY'
 import json, sys
 r = {x["command"]: x["mean"] for x in json.load(open(sys.argv[1]))["results"]}
 base = r["podman system df"]
 print(f"{sys.argv[2]:<10} ({sys.argv[3]} extra containers, {sys.argv[4]} volumes): "
-      f"df {r['df']/base:.2f}x, df --cli-only {r['df --cli-only']/base:.2f}x of podman system df "
+      f"df {r['df']/base:.2f}x, df --cli-only {r['df --cli-only']/base:.2f}x, "
+      f"plan {r['plan']/base:.2f}x of podman system df "
       f"({base*1000:.0f} ms)")
 if "baseline df" in r:
     print(f"{'':<10} baseline: df {r['baseline df']/base:.2f}x, "

@@ -176,6 +176,8 @@ pub enum Format {
     Json,
     /// Prometheus text exposition format (overview, df, snapshot).
     Prometheus,
+    /// A reviewable `#!/bin/sh` script of the removal commands (plan only).
+    Script,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -221,6 +223,14 @@ pub enum Command {
     Snapshot(SnapshotArgs),
     /// What grew: per project and component, then, now, the change and the rate per day.
     Growth(GrowthArgs),
+    /// What pruning frees, object by object, with the command that removes each.
+    ///
+    /// Stopped containers, images no container uses, unused volumes, build
+    /// leftovers and blob caches, in removal order; each row frees its bytes
+    /// once the rows above it are gone (a shared layer goes with the last
+    /// image holding it). The total is `df`'s RECLAIMABLE for the kinds shown.
+    /// `--format script` prints the commands as a shell script to review.
+    Plan(PlanArgs),
     /// Remove what is safe to remove.
     #[command(subcommand)]
     Prune(PruneCommand),
@@ -317,10 +327,65 @@ pub struct CachesArgs {
     pub paths: Vec<PathBuf>,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    /// Plan images (no kind flag: every kind).
+    #[arg(long)]
+    pub images: bool,
+
+    /// Plan stopped containers.
+    #[arg(long)]
+    pub containers: bool,
+
+    /// Plan unused volumes.
+    #[arg(long)]
+    pub volumes: bool,
+
+    /// Plan build leftovers (temp dirs, blob-info cache, external containers).
+    #[arg(long)]
+    pub build_cache: bool,
+
+    /// Plan blob caches (what `prune caches` frees by default).
+    #[arg(long)]
+    pub caches: bool,
+
+    /// Only this project's containers, images and volumes.
+    #[arg(long, value_name = "ID")]
+    pub project: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum PruneCommand {
     /// Prune blob caches and OCI layouts.
     Caches(PruneCachesArgs),
+    /// Remove images no container uses (`podman rmi`), as `plan --images` lists them.
+    Images(PruneObjectsArgs),
+    /// Remove containers that are not running or paused (`podman rm`).
+    Containers(PruneObjectsArgs),
+    /// Remove volumes no container uses (`podman volume rm`).
+    Volumes(PruneObjectsArgs),
+    /// Remove stopped containers, then unused images, then unused volumes.
+    All(PruneObjectsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PruneObjectsArgs {
+    /// Print the plan, remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'f')]
+    pub force: bool,
+
+    /// Only this project's objects.
+    #[arg(long, value_name = "ID")]
+    pub project: Option<String>,
+
+    /// Carry out this plan (`plan --format json` output) instead of planning
+    /// now; objects that changed since are skipped and named.
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod fnv;
 pub mod growth;
 pub mod history;
+pub mod plan;
 pub mod projects;
 pub mod report;
 pub mod runner;

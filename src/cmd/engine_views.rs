@@ -1,7 +1,7 @@
 //! `df`, `images`, `containers`, `volumes`: one engine, its views.
 
 use anyhow::{bail, Result};
-use podman_storage::engine::{Collected, Failed, Needs};
+use podman_storage::engine::{Collected, Engine, Failed, Needs};
 use podman_storage::report::{json, to_json};
 use podman_storage::{views, Status, Warnings};
 
@@ -16,7 +16,17 @@ fn gather(
     warnings: &Warnings,
     essential: fn(&Failed) -> bool,
 ) -> Result<Collected> {
-    let engine = ctx.engine()?;
+    gather_from(ctx, &ctx.engine()?, needs, warnings, essential)
+}
+
+/// [`gather`] from an engine the caller also runs commands on.
+pub(super) fn gather_from(
+    ctx: &Ctx,
+    engine: &Engine,
+    needs: Needs,
+    warnings: &Warnings,
+    essential: impl Fn(&Failed) -> bool,
+) -> Result<Collected> {
     let spinner = ctx.progress("measuring the store...");
     let collected = engine.collect(needs, warnings);
     drop(spinner);

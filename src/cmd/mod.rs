@@ -7,6 +7,7 @@ mod du;
 mod engine_views;
 mod growth;
 mod overview;
+mod plan;
 mod prune;
 mod shell_init;
 mod snapshot;
@@ -24,6 +25,7 @@ use podman_storage::config::Config;
 use podman_storage::engine::docker::Docker;
 use podman_storage::engine::podman::Podman;
 use podman_storage::engine::Engine;
+use podman_storage::plan::PlanKind;
 use podman_storage::runner::Runner;
 use podman_storage::size::Units;
 use podman_storage::Status;
@@ -153,6 +155,9 @@ pub fn run(cli: Cli) -> Result<Status> {
     {
         bail!("--format prometheus is for overview, df and snapshot");
     }
+    if cli.global.format == Format::Script && !matches!(command, Command::Plan(_)) {
+        bail!("--format script is for plan");
+    }
     let ctx = Ctx {
         global: cli.global,
         fail_over,
@@ -180,6 +185,17 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<Status> {
         Command::Du(args) => du::run(&args, ctx),
         Command::Caches(args) => caches::run(&args, ctx),
         Command::Prune(PruneCommand::Caches(args)) => prune::run(&args, ctx),
+        Command::Plan(args) => plan::run(&args, ctx),
+        Command::Prune(PruneCommand::Images(args)) => plan::prune(&args, ctx, &[PlanKind::Image]),
+        Command::Prune(PruneCommand::Containers(args)) => {
+            plan::prune(&args, ctx, &[PlanKind::Container])
+        }
+        Command::Prune(PruneCommand::Volumes(args)) => plan::prune(&args, ctx, &[PlanKind::Volume]),
+        Command::Prune(PruneCommand::All(args)) => plan::prune(
+            &args,
+            ctx,
+            &[PlanKind::Container, PlanKind::Image, PlanKind::Volume],
+        ),
         Command::Snapshot(args) => snapshot::run(&args, ctx),
         Command::Growth(args) => growth::run(&args, ctx),
     }
@@ -227,6 +243,7 @@ impl Ctx {
             }
             (Format::Table, Some(_)) => self.write_out(&table())?,
             (Format::Table, None) => self.print_table(&table())?,
+            (Format::Script, _) => unreachable!("run() refuses --format script outside plan"),
         }
         let breaches = budget::check(&value, &budgets);
         for b in &breaches {

@@ -59,12 +59,7 @@ pub fn run(args: &crate::cli::PruneCachesArgs, ctx: &Ctx) -> Result<Status> {
 
 /// Like podman's prune: ask on a terminal, refuse without one.
 fn confirm(found: &[Discovered], opts: &PruneOptions, units: Units) -> Result<bool> {
-    if !std::io::stdin().is_terminal() {
-        bail!(
-            "refusing to prune without confirmation: standard input is not a terminal \
-             (pass --force to prune, or --dry-run to see what would be freed)"
-        );
-    }
+    require_terminal()?;
     let plan_opts = PruneOptions {
         dry_run: true,
         ..opts.clone()
@@ -74,8 +69,24 @@ fn confirm(found: &[Discovered], opts: &PruneOptions, units: Units) -> Result<bo
         eprint!("{}", plan.table(units));
         return Ok(false);
     }
+    ask(&plan.table(units))
+}
+
+/// Refuses to go on when nobody can be asked.
+pub(super) fn require_terminal() -> Result<()> {
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "refusing to prune without confirmation: standard input is not a terminal \
+             (pass --force to prune, or --dry-run to see what would be freed)"
+        );
+    }
+    Ok(())
+}
+
+/// Shows what would go on stderr and asks; only "y" or "yes" goes on.
+pub(super) fn ask(summary: &str) -> Result<bool> {
     let mut err = std::io::stderr().lock();
-    write!(err, "{}", plan.table(units))?;
+    write!(err, "{summary}")?;
     write!(err, "Are you sure you want to continue? [y/N] ")?;
     err.flush()?;
     let mut answer = String::new();

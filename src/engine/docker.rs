@@ -111,6 +111,11 @@ impl Docker {
         self.cli.runner()
     }
 
+    /// The argv that runs `args` on this docker (binary, host, context).
+    pub fn command(&self, args: &[&str]) -> Vec<String> {
+        self.cli.argv(args)
+    }
+
     /// Runs one docker command; a daemon that does not answer becomes
     /// [`DockerError::Unreachable`] naming its socket.
     fn call(&self, args: &[&str]) -> Result<(String, String), DockerError> {

@@ -355,6 +355,14 @@ impl Engine {
         }
     }
 
+    /// The argv that runs `args` (`["rm", ID]`) on this engine.
+    pub fn command(&self, args: &[&str]) -> Vec<String> {
+        match self {
+            Engine::Podman(p) => p.command(args),
+            Engine::Docker(d) => d.command(args),
+        }
+    }
+
     /// Log drivers and files of just these containers, in one podman call;
     /// `None` where the engine does not say or the files are on another
     /// machine (docker, remote podman).

@@ -82,6 +82,12 @@ impl Podman {
         self.cli.runner()
     }
 
+    /// The argv that runs `args` on this podman (binary, connection, url),
+    /// for commands a user or `prune` runs.
+    pub fn command(&self, args: &[&str]) -> Vec<String> {
+        self.argv(args)
+    }
+
     fn argv(&self, args: &[&str]) -> Vec<String> {
         self.cli.argv(args)
     }

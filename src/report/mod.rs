@@ -7,6 +7,7 @@ pub mod engine;
 pub mod growth;
 pub mod json;
 pub mod overview;
+pub mod plan;
 pub mod prometheus;
 pub mod table;
 

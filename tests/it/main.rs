@@ -17,6 +17,7 @@ mod libpod_bolt;
 mod libpod_sqlite;
 mod man;
 mod ops;
+mod plan;
 mod podman;
 mod projects;
 mod prune_stress;
