@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 const ABOUT: &str = "Where did my disk go, and what can I safely get back?";
 
@@ -27,6 +27,40 @@ Exit codes:
   2  fatal: bad arguments or config, or nothing could be measured
   3  report printed, but a total is over its budget (config `budget`,
      `--fail-over`); takes precedence over 1";
+
+/// Ends every subcommand's help, which lists only the subcommand's own options.
+const GLOBALS_POINTER: &str = "\
+Global options (--format json, --bytes, --engine, --podman, --config, ...) are
+accepted before or after the subcommand: see `podman-storage --help`.";
+
+/// The command line. Global options parse after any subcommand, but each
+/// subcommand's help lists only its own options: clap copies a global
+/// option into a subcommand only when the subcommand has none of that id,
+/// so each gets a hidden copy first (still global: its value reaches
+/// [`GlobalArgs`]), and a line pointing to the root help.
+pub fn command() -> clap::Command {
+    let root = Cli::command();
+    let globals: Vec<clap::Arg> = root
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .collect();
+    hide_globals(root, &globals)
+}
+
+fn hide_globals(cmd: clap::Command, globals: &[clap::Arg]) -> clap::Command {
+    cmd.mut_subcommands(|sub| {
+        let after = match sub.get_after_help() {
+            Some(own) => format!("{own}\n\n{GLOBALS_POINTER}"),
+            None => GLOBALS_POINTER.to_string(),
+        };
+        let sub = globals
+            .iter()
+            .fold(sub, |sub, a| sub.arg(a.clone().hide(true)))
+            .after_help(after);
+        hide_globals(sub, globals)
+    })
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -288,8 +322,9 @@ pub struct CompletionsArgs {
 
 #[derive(Debug, Args)]
 pub struct ProjectArgs {
-    /// Project id (from the config or from compose labels).
-    pub id: String,
+    /// Project id (from the config or from compose labels); without it, the
+    /// list of projects.
+    pub id: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -128,6 +128,9 @@ pub struct Attribution {
     pub volumes: Vec<RowId>,
     /// Projects that exist: configured, or with at least one container.
     pub projects: BTreeSet<String>,
+    /// One line per image whose config pattern and compose label name
+    /// different projects (the config wins): a warning, not a failure.
+    pub conflicts: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,6 +178,14 @@ pub fn attribute(inv: &Inventory, config: &Config) -> Attribution {
                 .insert(p.clone());
         }
     }
+    // Compose projects named by the labels of each image's containers.
+    let mut composed: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for c in &inv.containers {
+        if let Some(p) = compose_project(&c.labels) {
+            composed.entry(c.image_id.as_str()).or_default().insert(p);
+        }
+    }
+    let mut conflicts = Vec::new();
     let images: Vec<ImageOwner> = inv
         .images
         .iter()
@@ -191,9 +202,17 @@ pub fn attribute(inv: &Inventory, config: &Config) -> Attribution {
             let configured = config
                 .projects
                 .iter()
-                .find(|p| repos.iter().any(|r| p.matches_image(r)))
-                .map(|p| p.id.clone());
+                .find(|p| repos.iter().any(|r| p.matches_image(r)));
             let labelled = compose_project(&img.labels);
+            // The label on the image, else on a container created from it.
+            let other = labelled
+                .iter()
+                .chain(composed.get(img.id.as_str()).into_iter().flatten())
+                .find(|l| configured.is_some_and(|p| &p.id != *l));
+            if let (Some(p), Some(l)) = (configured, other) {
+                conflicts.push(label_conflict(img, p, l));
+            }
+            let configured = configured.map(|p| p.id.clone());
             let set: BTreeSet<String> = match (configured, labelled) {
                 (Some(p), _) => [p].into(),
                 (None, Some(p)) if projects.contains(&p) => [p].into(),
@@ -272,7 +291,53 @@ pub fn attribute(inv: &Inventory, config: &Config) -> Attribution {
         layers,
         volumes,
         projects,
+        conflicts,
     }
+}
+
+/// Names the image, the pattern that claimed it and the label it carries.
+fn label_conflict(img: &crate::engine::Image, p: &crate::config::Project, label: &str) -> String {
+    let repos: Vec<&str> = img.repositories().collect();
+    let pattern = p
+        .images
+        .iter()
+        .find(|re| repos.iter().any(|r| re.is_match(r)))
+        .map_or("", |re| re.as_str());
+    let name = img.names.first().map_or(img.id.as_str(), String::as_str);
+    format!(
+        "image {name}: config pattern {pattern:?} puts it in project {}, a compose label (on it \
+         or a container from it) in project {label}; counted in {}",
+        p.id, p.id
+    )
+}
+
+/// How a project is known: `config`, or from its containers' labels
+/// (`compose`, `quadlet`) or pod (`pod`).
+pub fn project_kind(
+    id: &str,
+    inv: &Inventory,
+    attr: &Attribution,
+    config: &Config,
+) -> &'static str {
+    if config.projects.iter().any(|p| p.id == id) {
+        return "config";
+    }
+    let labels = inv
+        .containers
+        .iter()
+        .zip(&attr.containers)
+        .filter(|(_, p)| p.as_deref() == Some(id))
+        .map(|(c, _)| &c.labels);
+    let mut kind = "pod";
+    for l in labels {
+        if compose_project(l).is_some() {
+            return "compose";
+        }
+        if unit_project(l).is_some() {
+            kind = "quadlet";
+        }
+    }
+    kind
 }
 
 /// Directories measured for the overview, with the row they belong to.

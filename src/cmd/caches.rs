@@ -32,6 +32,12 @@ pub fn run(args: &crate::cli::CachesArgs, ctx: &Ctx) -> Result<Status> {
     let (total, mut warnings) = caches::total_bytes(&reports);
     let mut failed = false;
     for r in &reports {
+        // Only paths the user named (arguments, the config) can be missing:
+        // absent well-known caches are not listed at all.
+        if r.kind == Kind::Missing {
+            failed = true;
+            warnings.push(format!("{}: does not exist", r.path.display()));
+        }
         failed |= !r.errors.is_empty();
         warnings.extend(r.errors.iter().cloned());
         warnings.extend(r.missing.iter().map(|d| {
@@ -54,7 +60,8 @@ pub fn run(args: &crate::cli::CachesArgs, ctx: &Ctx) -> Result<Status> {
     )?;
     print_warnings(&warnings);
     // Missing blobs and nested caches are facts about the caches, not
-    // failures to measure them: only errors make the report partial.
+    // failures to measure them: only errors and missing paths make the
+    // report partial, as in `du`.
     Ok(if failed {
         Status::Partial
     } else {

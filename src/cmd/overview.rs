@@ -8,8 +8,8 @@ use podman_storage::engine::{logs, Container, Inventory};
 use podman_storage::projects::{self, MeasuredDir, RowId};
 use podman_storage::report::engine::ContainerRow;
 use podman_storage::report::overview::{
-    DirEntry, GlobalSection, HostSection, MultiHostReport, OverviewReport, ProjectReport,
-    ProjectVolume,
+    DirEntry, GlobalSection, HostSection, MultiHostReport, OverviewReport, ProjectList,
+    ProjectListRow, ProjectReport, ProjectVolume,
 };
 use podman_storage::report::{to_json, SCHEMA};
 use podman_storage::{account, caches, dirs, Status, Warnings};
@@ -64,9 +64,10 @@ fn engine_report(
     config: &Config,
     dirs: &projects::Dirs,
     caches_reclaimable: u64,
-    warnings: Vec<String>,
+    mut warnings: Vec<String>,
 ) -> OverviewReport {
     let attr = projects::attribute(inv, config);
+    warnings.extend(attr.conflicts.iter().cloned());
     let rows = projects::rows(inv, &attr, dirs, false);
     let global = GlobalSection {
         images: inv
@@ -204,6 +205,46 @@ fn dir_entry(d: &projects::MeasuredDir) -> DirEntry {
     }
 }
 
+/// `project` without an id: every project with its kind and overview total.
+pub fn project_list(ctx: &Ctx) -> Result<Status> {
+    let config = ctx.config()?;
+    let warnings = Warnings::new();
+    let engine = ctx.engine()?;
+    let spinner = ctx.progress("measuring the store, workspaces and caches...");
+    let (collected, (dirs, _)) = std::thread::scope(|s| {
+        let dirs = s.spawn(|| measure_dirs(&config, &warnings));
+        let collected = engine.collect(OVERVIEW_NEEDS, &warnings);
+        (
+            collected,
+            dirs.join().expect("directory walks do not panic"),
+        )
+    });
+    drop(spinner);
+    let inv = &collected.inventory;
+    let attr = projects::attribute(inv, &config);
+    let rows = projects::rows(inv, &attr, &dirs, false);
+    let list = ProjectList {
+        schema: SCHEMA,
+        projects: rows
+            .iter()
+            .filter_map(|r| match &r.id {
+                RowId::Project(id) => Some(ProjectListRow {
+                    id: id.clone(),
+                    kind: projects::project_kind(id, inv, &attr, &config),
+                    containers: r.containers,
+                    total_bytes: r.total_bytes,
+                }),
+                _ => None,
+            })
+            .collect(),
+        warnings: [warnings.to_vec(), attr.conflicts.clone()].concat(),
+    };
+    print_notes(&warnings.notes());
+    print_warnings(&list.warnings);
+    ctx.emit(|| to_json(&list), || list.table(ctx.units()))?;
+    Ok(warnings.status())
+}
+
 pub fn project(ctx: &Ctx, id: &str) -> Result<Status> {
     let config = ctx.config()?;
     let warnings = Warnings::new();
@@ -335,6 +376,7 @@ pub fn project(ctx: &Ctx, id: &str) -> Result<Status> {
     let report = ProjectReport {
         schema: SCHEMA,
         id: id.to_string(),
+        row_bytes: images_bytes + workspaces_bytes + volumes_bytes,
         total_bytes: images_bytes
             + containers_bytes
             + logs_bytes
@@ -349,7 +391,7 @@ pub fn project(ctx: &Ctx, id: &str) -> Result<Status> {
         workspaces_bytes,
         volumes,
         volumes_bytes,
-        warnings: warnings.to_vec(),
+        warnings: [warnings.to_vec(), attr.conflicts.clone()].concat(),
     };
     print_notes(&warnings.notes());
     print_warnings(&report.warnings);

@@ -51,14 +51,27 @@ pub fn run(args: &crate::cli::PruneCachesArgs, ctx: &Ctx) -> Result<Status> {
         delete_untagged: args.delete_untagged,
         now: SystemTime::now(),
     };
-    if !args.dry_run && !args.force && !confirm(&found, &opts, ctx.units())? {
-        eprintln!("nothing removed");
-        return Ok(Status::Complete);
-    }
-    let reports: Vec<PruneReport> = found
-        .iter()
-        .map(|d| caches::prune(&d.path, &opts))
-        .collect();
+    let reports: Vec<PruneReport> = if args.dry_run || args.force {
+        found
+            .iter()
+            .map(|d| caches::prune(&d.path, &opts))
+            .collect()
+    } else {
+        // Nothing to remove needs no confirmation: the plan is the answer,
+        // with or without a terminal.
+        let plan = plan(&found, &opts);
+        if plan.iter().all(frees_nothing) {
+            plan
+        } else if confirm(&plan, ctx.units())? {
+            found
+                .iter()
+                .map(|d| caches::prune(&d.path, &opts))
+                .collect()
+        } else {
+            eprintln!("nothing removed");
+            return Ok(Status::Complete);
+        }
+    };
     let total: u64 = reports.iter().map(|r| r.freed_bytes).sum();
     let warnings: Vec<String> = reports
         .iter()
@@ -83,28 +96,32 @@ pub fn run(args: &crate::cli::PruneCachesArgs, ctx: &Ctx) -> Result<Status> {
     })
 }
 
+/// What pruning would do, removing nothing.
+fn plan(found: &[Discovered], opts: &PruneOptions) -> Vec<PruneReport> {
+    let plan_opts = PruneOptions {
+        dry_run: true,
+        ..opts.clone()
+    };
+    found
+        .iter()
+        .map(|d| caches::prune(&d.path, &plan_opts))
+        .collect()
+}
+
+fn frees_nothing(r: &PruneReport) -> bool {
+    r.action == Action::Skip || (r.freed_bytes == 0 && r.removed_files == 0)
+}
+
 /// Like podman's prune: ask on a terminal, refuse without one.
-fn confirm(found: &[Discovered], opts: &PruneOptions, units: Units) -> Result<bool> {
+fn confirm(plan: &[PruneReport], units: Units) -> Result<bool> {
     if !std::io::stdin().is_terminal() {
         bail!(
             "refusing to prune without confirmation: standard input is not a terminal \
              (pass --force to prune, or --dry-run to see what would be freed)"
         );
     }
-    let plan_opts = PruneOptions {
-        dry_run: true,
-        ..opts.clone()
-    };
-    let plan: Vec<PruneReport> = found
-        .iter()
-        .map(|d| caches::prune(&d.path, &plan_opts))
-        .collect();
-    if plan.iter().all(|r| r.action == Action::Skip) {
-        eprint!("{}", render(&plan, units));
-        return Ok(false);
-    }
     let mut err = std::io::stderr().lock();
-    write!(err, "{}", render(&plan, units))?;
+    write!(err, "{}", render(plan, units))?;
     write!(err, "Are you sure you want to continue? [y/N] ")?;
     err.flush()?;
     let mut answer = String::new();
@@ -142,6 +159,9 @@ fn render(reports: &[PruneReport], units: Units) -> String {
             out.push_str(&format!(" ({} error(s), see warnings)", r.errors.len()));
         }
         out.push('\n');
+    }
+    if reports.iter().all(frees_nothing) {
+        out.push_str("nothing to prune\n");
     }
     out
 }
