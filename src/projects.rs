@@ -13,10 +13,11 @@
 //!   from it; a compose label naming a project that no longer exists (not
 //!   configured, no container left) makes it an orphan;
 //! * a **layer** goes to `(global)` if a global image uses it; else to its one
-//!   owning project, or `(shared)` when several projects' images use it;
-//!   images that belong to no project (build intermediates, untagged bases)
-//!   do not compete, so they only get layers nobody else uses, in `(global)`
-//!   (or `(orphans)` when only orphan images use them);
+//!   owner, or `(shared)` when several own it: the owners are the projects
+//!   of the images that use it, and `(orphans)` for orphan images (one owner
+//!   for all of them); images that belong to no project (build
+//!   intermediates, untagged bases) do not compete, so they only get layers
+//!   no owner uses, in `(global)`;
 //! * a **volume** belongs to the configured project that lists it or whose
 //!   labels it matches, else to its compose label's (or Quadlet unit label's)
 //!   project (an orphan if that project is gone);
@@ -252,11 +253,18 @@ pub fn attribute(inv: &Inventory, config: &Config) -> Attribution {
         let row = if owners.clone().any(|o| o.global) {
             RowId::Global
         } else {
-            let projects: BTreeSet<&String> = owners.clone().flat_map(|o| &o.projects).collect();
-            match projects.len() {
-                0 if owners.clone().all(|o| o.orphan) => RowId::Orphans,
+            // Orphan images own like a project (one owner, `(orphans)`):
+            // what only they use is theirs, a layer they share with a
+            // project's images is `(shared)`, never wholly that project's.
+            let rows: BTreeSet<RowId> = owners
+                .flat_map(|o| {
+                    let orphan = o.orphan.then_some(RowId::Orphans);
+                    o.projects.iter().cloned().map(RowId::Project).chain(orphan)
+                })
+                .collect();
+            match rows.len() {
                 0 => RowId::Global,
-                1 => RowId::Project(projects.into_iter().next().unwrap().clone()),
+                1 => rows.into_iter().next().expect("one row"),
                 _ => RowId::Shared,
             }
         };
@@ -609,6 +617,101 @@ mod tests {
         assert_eq!(attr.layers["base"], RowId::Global);
         assert_eq!(attr.layers["a"], RowId::Project("web".into()));
         assert_eq!(attr.layers["b"], RowId::Project("web".into()));
+    }
+
+    #[test]
+    fn a_config_pattern_against_a_compose_label_is_one_conflict_per_image() {
+        let mut inv = two_projects();
+        // A label on the image itself, for a third image.
+        inv.images.push(img(
+            "ic",
+            &["localhost/cli:1"],
+            &["base"],
+            &[("com.docker.compose.project", "tools")],
+        ));
+        let config = cfg("[[projects]]\nid = \"web\"\nimages = [\"_web$\", \"^localhost/cli$\"]\n");
+        let attr = attribute(&inv, &config);
+        // alpha_web's container says alpha, beta_web's beta, cli's label tools.
+        assert_eq!(attr.conflicts.len(), 3, "{:?}", attr.conflicts);
+        assert!(attr.conflicts[0].contains("localhost/alpha_web:latest"));
+        assert!(attr.conflicts[0].contains("\"_web$\""));
+        assert!(attr.conflicts[0].contains("project alpha"));
+        assert!(attr.conflicts[2].contains("\"^localhost/cli$\""));
+        assert!(attr.conflicts[2].contains("project tools"));
+        // A pattern that agrees with the labels is no conflict.
+        let config = cfg("[[projects]]\nid = \"alpha\"\nimages = [\"^localhost/alpha_web$\"]\n");
+        assert!(attribute(&inv, &config).conflicts.is_empty());
+    }
+
+    /// Docker Engine after `compose build` without `up`: an image labelled
+    /// with a project that has no container. It owns like a project: its
+    /// own layer (also under a nameless build step) is `(orphans)`', the
+    /// base it shares with a live project is `(shared)`.
+    #[test]
+    fn orphan_images_own_their_layers_and_share_the_base() {
+        let gone = [("com.docker.compose.project", "gone")];
+        let inv = Inventory {
+            layers: layers(&[("base", 100), ("a", 10), ("o", 30), ("o2", 7), ("x", 3)]),
+            images: vec![
+                img("ia", &["alpha_web:latest"], &["base", "a"], &[]),
+                img("io", &["gone_web:latest"], &["base", "o", "o2"], &gone),
+                // A build step of the orphan: no name, no label.
+                img("step", &[], &["base", "o"], &[]),
+                // Untagged, unused, on nobody's layers but its own.
+                img("dangling", &[], &["x"], &[]),
+            ],
+            containers: vec![ctr("ia", &[("com.docker.compose.project", "alpha")])],
+            volumes: vec![],
+            pods: vec![],
+        };
+        let attr = attribute(&inv, &Config::default());
+        // Independently: a layer's owners are the owners of the images that
+        // use it (alpha's image: alpha; the labelled image with no
+        // container: orphans; the others: nobody); one owner takes it,
+        // several share it, none leaves it global.
+        let owner_of = |image: &str| match image {
+            "ia" => Some("alpha"),
+            "io" => Some("(orphans)"),
+            _ => None,
+        };
+        let mut expected: BTreeMap<&str, u64> = BTreeMap::new();
+        for (key, layer) in &inv.layers {
+            let owners: BTreeSet<&str> = inv
+                .images
+                .iter()
+                .filter(|i| i.layers.contains(key))
+                .filter_map(|i| owner_of(&i.id))
+                .collect();
+            let row = match owners.len() {
+                0 => "(global)",
+                1 => owners.into_iter().next().unwrap(),
+                _ => "(shared)",
+            };
+            *expected.entry(row).or_default() += layer.bytes;
+        }
+        for i in &inv.images {
+            *expected
+                .entry(owner_of(&i.id).unwrap_or("(global)"))
+                .or_default() += i.metadata_bytes;
+        }
+        let rows = rows(&inv, &attr, &Dirs::default(), false);
+        let got: BTreeMap<&str, u64> = rows
+            .iter()
+            .filter(|r| r.images_bytes > 0)
+            .map(|r| (r.id.name(), r.images_bytes))
+            .collect();
+        assert_eq!(got, expected);
+        assert_eq!(
+            got["(orphans)"],
+            30 + 7 + 1,
+            "its own layers, under a step too"
+        );
+        assert_eq!(
+            got["alpha"],
+            10 + 1,
+            "not the base it shares with the orphan"
+        );
+        assert_eq!(got["(shared)"], 100);
     }
 
     #[test]
