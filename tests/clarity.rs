@@ -311,3 +311,42 @@ fn a_config_pattern_against_a_compose_label_is_warned_about_once() {
     let out = replay(&dir, &["--config", config.to_str().unwrap()]);
     assert_eq!(text(&out.stderr), "");
 }
+
+/// One policy for a path the user named that does not exist: a warning line
+/// and exit 1, whether named to `prune caches` or listed in the config's
+/// `[caches] paths` (for the overview and `df`).
+#[test]
+fn a_named_cache_that_does_not_exist_is_a_warning_and_exit_1_everywhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gone = tmp.path().join("no-cache");
+    let line = format!(
+        "podman-storage: warning: {}: does not exist",
+        gone.display()
+    );
+    let out = ours(tmp.path(), &["prune", "caches", gone.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr).trim_end(), line);
+
+    let config = tmp.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!("[caches]\npaths = [\"{}\"]\n", gone.display()),
+    )
+    .unwrap();
+    let dir = fixture("podman-4.3.1/projects");
+    for view in [&["overview"][..], &["df"]] {
+        let mut args = vec!["--config", config.to_str().unwrap()];
+        args.extend_from_slice(view);
+        let out = replay(&dir, &args);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{view:?}: {}",
+            text(&out.stderr)
+        );
+        let err = text(&out.stderr);
+        assert_eq!(err.matches(&line).count(), 1, "{view:?}: {err}");
+    }
+    // Without the config, the same recording reports cleanly.
+    assert_eq!(replay(&dir, &["df"]).status.code(), Some(0));
+}

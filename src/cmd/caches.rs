@@ -30,14 +30,9 @@ pub fn run(args: &crate::cli::CachesArgs, ctx: &Ctx) -> Result<Status> {
     let reports = caches::inspect_all(&found);
     drop(spinner);
     let (total, mut warnings) = caches::total_bytes(&reports);
-    let mut failed = false;
+    let missing = caches::missing_named(&reports);
+    let mut failed = !missing.is_empty();
     for r in &reports {
-        // Only paths the user named (arguments, the config) can be missing:
-        // absent well-known caches are not listed at all.
-        if r.kind == Kind::Missing {
-            failed = true;
-            warnings.push(format!("{}: does not exist", r.path.display()));
-        }
         failed |= !r.errors.is_empty();
         warnings.extend(r.errors.iter().cloned());
         warnings.extend(r.missing.iter().map(|d| {
@@ -47,6 +42,7 @@ pub fn run(args: &crate::cli::CachesArgs, ctx: &Ctx) -> Result<Status> {
             )
         }));
     }
+    warnings.extend(missing);
     ctx.emit(
         || {
             to_json(&CachesView {

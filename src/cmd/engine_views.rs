@@ -71,6 +71,9 @@ pub fn df(ctx: &Ctx) -> Result<Status> {
             for e in reports.iter().flat_map(|r| &r.errors) {
                 warnings.push(e);
             }
+            for m in caches::missing_named(&reports) {
+                warnings.push(m);
+            }
             // Nested caches are counted once by total_bytes; that is a note, not a failure.
             let (total, _nested) = caches::total_bytes(&reports);
             account::caches_component(&reports, total)

@@ -181,6 +181,9 @@ fn measure_dirs(config: &Config, warnings: &Warnings) -> (projects::Dirs, u64) {
     for e in reports.iter().flat_map(|r| &r.errors) {
         warnings.push(e);
     }
+    for m in caches::missing_named(&reports) {
+        warnings.push(m);
+    }
     let measured: Vec<MeasuredDir> = reports
         .iter()
         .filter(|r| r.kind != caches::Kind::Missing)

@@ -73,9 +73,15 @@ pub fn run(args: &crate::cli::PruneCachesArgs, ctx: &Ctx) -> Result<Status> {
         }
     };
     let total: u64 = reports.iter().map(|r| r.freed_bytes).sum();
+    // A named path that does not exist is an error line, as in `caches`.
+    let missing = reports
+        .iter()
+        .filter(|r| r.kind == caches::Kind::Missing)
+        .map(|r| format!("{}: does not exist", r.path.display()));
     let warnings: Vec<String> = reports
         .iter()
         .flat_map(|r| r.errors.iter().cloned())
+        .chain(missing)
         .collect();
     if ctx.json() {
         print(&to_json(&PruneView {
