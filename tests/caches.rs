@@ -289,7 +289,9 @@ fn prune_dry_run_snapshot() {
         "other",
         "gone",
     ]));
-    assert_eq!(r.code, 0, "stderr: {}", r.stderr);
+    // `gone` was named and does not exist: one warning, exit 1.
+    assert_eq!(r.code, 1, "stderr: {}", r.stderr);
+    assert_eq!(r.stderr, "podman-storage: warning: gone: does not exist\n");
     let r2 = run(cmd(tmp.path()).args([
         "--bytes",
         "prune",
