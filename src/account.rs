@@ -58,6 +58,12 @@ pub enum ComponentKind {
 }
 
 impl ComponentKind {
+    /// Whether ACTIVE means anything for it: metadata and build leftovers
+    /// are never in use on their own.
+    pub fn has_active(self) -> bool {
+        !matches!(self, Self::Metadata | Self::BuildCache)
+    }
+
     pub fn title(self) -> &'static str {
         match self {
             Self::Images => "Images",

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 const ABOUT: &str = "Where did my disk go, and what can I safely get back?";
 
@@ -27,6 +27,40 @@ Exit codes:
   2  fatal: bad arguments or config, or nothing could be measured
   3  report printed, but a total is over its budget (config `budget`,
      `--fail-over`); takes precedence over 1";
+
+/// Ends every subcommand's help, which lists only the subcommand's own options.
+const GLOBALS_POINTER: &str = "\
+Global options (--format json, --bytes, --engine, --podman, --config, ...) are
+accepted before or after the subcommand: see `podman-storage --help`.";
+
+/// The command line. Global options parse after any subcommand, but each
+/// subcommand's help lists only its own options: clap copies a global
+/// option into a subcommand only when the subcommand has none of that id,
+/// so each gets a hidden copy first (still global: its value reaches
+/// [`GlobalArgs`]), and a line pointing to the root help.
+pub fn command() -> clap::Command {
+    let root = Cli::command();
+    let globals: Vec<clap::Arg> = root
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .collect();
+    hide_globals(root, &globals)
+}
+
+fn hide_globals(cmd: clap::Command, globals: &[clap::Arg]) -> clap::Command {
+    cmd.mut_subcommands(|sub| {
+        let after = match sub.get_after_help() {
+            Some(own) => format!("{own}\n\n{GLOBALS_POINTER}"),
+            None => GLOBALS_POINTER.to_string(),
+        };
+        let sub = globals
+            .iter()
+            .fold(sub, |sub, a| sub.arg(a.clone().hide(true)))
+            .after_help(after);
+        hide_globals(sub, globals)
+    })
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -170,6 +204,134 @@ pub struct GlobalArgs {
     pub replay: Option<PathBuf>,
 }
 
+const OVERVIEW_HELP: &str = "\
+Columns:
+  PROJECT     a project (configured, or named by compose or Quadlet labels or a pod),
+              or a synthetic row: (shared) layers of several projects' images and
+              shared mounts; (global) [global] images, layers no project's image
+              uses, and blob caches; (orphans) images and volumes of compose
+              projects that have no container left
+  IMAGES      image bytes attributed to the row: layers only its images use, once
+  VOLUMES     its volumes' files
+  WORKSPACES  its workspace directories (how many in parentheses)
+  CACHES      blob caches; SHARED: shared mounts
+  CTRS        its containers (their writable layers: `project ID`, `df`)
+  TOTAL       the row's sum; the Total line sums the rows, each byte once
+
+Example:
+  PROJECT     IMAGES  VOLUMES  WORKSPACES  CACHES  SHARED  CTRS    TOTAL
+  alpha       804 kB   404 kB         0 B     0 B     0 B     1  1.21 MB  ██████
+  beta        1.5 MB   404 kB         0 B     0 B     0 B     1  1.91 MB  ██████████
+  (shared)   3.99 MB      0 B         0 B     0 B     0 B     0  3.99 MB  ████████████████████
+  (global)   1.09 kB      0 B         0 B     0 B     0 B     0  1.09 kB  █
+  (orphans)      0 B   4.1 kB         0 B     0 B     0 B     0   4.1 kB  █
+  Total                                                          7.12 MB";
+
+const PROJECT_HELP: &str = "\
+Sections:
+  IMAGES      SIZE: all its layers; UNIQUE: layers only that image uses; SHARED:
+              layers other images use too. `attributed to ID` is the project's
+              IMAGES cell in the overview: layers only its images use, once each.
+  CONTAINERS  SIZE: the writable layer; LOGS: its log file
+  WORKSPACES  PATH, SIZE (apparent bytes), FILES
+  VOLUMES     NAME, SIZE, IN USE (a container mounts it)
+  Total       its overview row + its containers' writable layers + logs
+
+Without ID: PROJECT, KIND (config, compose, quadlet, pod), CTRS, TOTAL (its
+overview row).
+
+Example:
+  $ podman-storage project
+  PROJECT  KIND     CTRS    TOTAL
+  alpha    compose     1  1.21 MB";
+
+const DF_HELP: &str = "\
+Columns:
+  TYPE         Images, Containers (writable layers), Local Volumes, Container logs,
+               Store metadata (records and databases in the graph root), Build
+               cache (build leftovers), Blob caches
+  TOTAL        how many
+  ACTIVE       in use: images a container uses, running or paused containers,
+               volumes a container mounts, blob caches (OCI layouts, registries)
+               whose tags reference blobs; `-` where nothing is ever in use
+  SIZE         bytes on disk, each layer once
+  RECLAIMABLE  what removing the unused ones frees, and its share of SIZE
+
+Example:
+  TYPE            TOTAL  ACTIVE     SIZE    RECLAIMABLE
+  Images              3       2   6.3 MB   1.09 kB (0%)
+  Containers          2       2   600 kB       0 B (0%)
+  Local Volumes       3       2   812 kB    4.1 kB (0%)
+  Container logs      2       2      0 B       0 B (0%)
+  Store metadata      8       -   404 kB       0 B (0%)
+  Build cache         1       -   2.1 MB  2.1 MB (100%)
+  Total                          10.2 MB   2.1 MB (20%)";
+
+const IMAGES_HELP: &str = "\
+Columns:
+  SIZE        all the image's layers
+  UNIQUE      layers only this image uses: what removing it alone frees
+  SHARED      layers other images use too (counted once, in the shared row)
+  CONTAINERS  containers created from it
+Rows in parentheses: build intermediates (nameless step images) and the shared
+layers; Total = the UNIQUE column + shared layers = `df`'s Images row.
+
+Example:
+  REPOSITORY:TAG                 IMAGE ID        SIZE   UNIQUE  SHARED  CONTAINERS
+  localhost/app1:1               e4c338ec04bd  7.4 MB     2 MB  5.4 MB           1
+  localhost/app2:1               91f645ce1563  8.4 MB     3 MB  5.4 MB           1
+  localhost/base:1               8264464ea72e  5.4 MB  1.09 kB  5.4 MB           1
+  (shared layers, counted once)                         5.4 MB
+  Total                                                10.4 MB";
+
+const CONTAINERS_HELP: &str = "\
+Columns:
+  SIZE  the writable layer (with --size; `-` not measured, `?` could not be)
+  LOGS  its log file (`in the journal` for journald, `-` none or not measured)
+
+Example:
+  CONTAINER ID  NAME         IMAGE                       STATE      SIZE  LOGS
+  273e536ac633  alpha_web_1  localhost/alpha_web:latest  running  300 kB   0 B";
+
+const VOLUMES_HELP: &str = "\
+Columns:
+  SIZE    its files (`~` approximate, `>=` a lower bound, `?` unknown)
+  IN USE  a container mounts it
+  LABELS  its labels, k=v
+
+Example:
+  VOLUME NAME    SIZE  IN USE  LABELS
+  alpha_data   404 kB  yes     com.docker.compose.project=alpha";
+
+const DU_HELP: &str = "\
+Columns:
+  APPARENT  bytes of files, directories and symlinks (`du -sb`)
+  ON DISK   blocks allocated (`du -s` in bytes)
+  FILES     files; DIRS: directories
+Each inode is counted once across the paths: `^` marks a path inside an earlier
+one, `*` one not fully read (a lower bound, exit 1). A PATH that does not exist
+is a warning and exit 1.
+
+Example:
+  PATH       APPARENT  ON DISK  FILES  DIRS
+  proj/root    8.1 MB  8.24 MB     70    62";
+
+const CACHES_HELP: &str = "\
+Columns:
+  KIND        fscache (flat blob cache), oci-layout, registry, unknown, missing
+  BLOBS       blobs it holds; SIZE: its bytes
+  REFERENCED  blobs (and bytes) a tag or index references
+  ORPHANS     blobs nothing references: `prune caches --orphans` removes them
+  TEMP        unfinished downloads
+A PATH given (or configured) that does not exist is a warning and exit 1;
+well-known caches that are absent are not listed.
+
+Example (--bytes):
+  KIND        PATH    BLOBS   SIZE  REFERENCED   ORPHANS    TEMP
+  oci-layout  layout      9  10698    7 (7991)  2 (2200)  2 (30)
+  fscache     flat        3   3033           -         -  1 (33)
+  TOTAL                      13731";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Table,
@@ -204,20 +366,29 @@ pub enum InitShell {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Per-project overview: images, volumes, workspaces and caches (the default).
+    #[command(after_help = OVERVIEW_HELP)]
     Overview,
-    /// Per-project detail, including containers' writable layers.
+    /// Per-project detail, including containers' writable layers; without an
+    /// id, the list of projects.
+    #[command(after_help = PROJECT_HELP)]
     Project(ProjectArgs),
     /// Engine totals by component, each layer counted once.
+    #[command(after_help = DF_HELP)]
     Df,
     /// Images with their unique and shared bytes.
+    #[command(after_help = IMAGES_HELP)]
     Images,
     /// Containers with their writable-layer bytes.
+    #[command(after_help = CONTAINERS_HELP)]
     Containers(ContainersArgs),
     /// Volumes with their bytes and users.
+    #[command(after_help = VOLUMES_HELP)]
     Volumes,
     /// Measure directories (apparent and on-disk bytes), like `du -s`.
+    #[command(after_help = DU_HELP)]
     Du(DuArgs),
     /// OCI blob caches and image layouts: blobs, bytes, orphans.
+    #[command(after_help = CACHES_HELP)]
     Caches(CachesArgs),
     /// Record the overview and df into the history (for `growth`), pruning old snapshots.
     Snapshot(SnapshotArgs),
@@ -298,8 +469,9 @@ pub struct CompletionsArgs {
 
 #[derive(Debug, Args)]
 pub struct ProjectArgs {
-    /// Project id (from the config or from compose labels).
-    pub id: String,
+    /// Project id (from the config or from compose labels); without it, the
+    /// list of projects.
+    pub id: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@ mod cmd;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 
 fn main() -> ExitCode {
     let args: Vec<_> = std::env::args_os().collect();
@@ -14,8 +14,10 @@ fn main() -> ExitCode {
             print!("{}", cmd::docker_plugin::metadata());
             return ExitCode::SUCCESS;
         }
-        Some(cmd::docker_plugin::Invocation::Run(translated)) => cli::Cli::parse_from(translated),
-        None => cli::Cli::parse_from(args),
+        Some(cmd::docker_plugin::Invocation::Run(translated)) => {
+            parse(translated, cmd::docker_plugin::bin_name(&args))
+        }
+        None => parse(args, None),
     };
     match cmd::run(cli) {
         Ok(status) => ExitCode::from(status.code()),
@@ -31,6 +33,17 @@ fn main() -> ExitCode {
             ExitCode::from(podman_storage::Status::FATAL_CODE)
         }
     }
+}
+
+/// Parses argv; `bin_name` is how help and errors name the program (`docker
+/// storage` when docker runs us as its plugin).
+fn parse(args: Vec<std::ffi::OsString>, bin_name: Option<String>) -> cli::Cli {
+    let mut command = cli::command();
+    if let Some(name) = bin_name {
+        command = command.bin_name(name);
+    }
+    let matches = command.get_matches_from(args);
+    cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 fn is_broken_pipe(cause: &(dyn std::error::Error + 'static)) -> bool {

@@ -13,10 +13,11 @@
 //!   from it; a compose label naming a project that no longer exists (not
 //!   configured, no container left) makes it an orphan;
 //! * a **layer** goes to `(global)` if a global image uses it; else to its one
-//!   owning project, or `(shared)` when several projects' images use it;
-//!   images that belong to no project (build intermediates, untagged bases)
-//!   do not compete, so they only get layers nobody else uses, in `(global)`
-//!   (or `(orphans)` when only orphan images use them);
+//!   owner, or `(shared)` when several own it: the owners are the projects
+//!   of the images that use it, and `(orphans)` for orphan images (one owner
+//!   for all of them); images that belong to no project (build
+//!   intermediates, untagged bases) do not compete, so they only get layers
+//!   no owner uses, in `(global)`;
 //! * a **volume** belongs to the configured project that lists it or whose
 //!   labels it matches, else to its compose label's (or Quadlet unit label's)
 //!   project (an orphan if that project is gone);
@@ -128,6 +129,9 @@ pub struct Attribution {
     pub volumes: Vec<RowId>,
     /// Projects that exist: configured, or with at least one container.
     pub projects: BTreeSet<String>,
+    /// One line per image whose config pattern and compose label name
+    /// different projects (the config wins): a warning, not a failure.
+    pub conflicts: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,6 +179,14 @@ pub fn attribute(inv: &Inventory, config: &Config) -> Attribution {
                 .insert(p.clone());
         }
     }
+    // Compose projects named by the labels of each image's containers.
+    let mut composed: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for c in &inv.containers {
+        if let Some(p) = compose_project(&c.labels) {
+            composed.entry(c.image_id.as_str()).or_default().insert(p);
+        }
+    }
+    let mut conflicts = Vec::new();
     let images: Vec<ImageOwner> = inv
         .images
         .iter()
@@ -191,9 +203,17 @@ pub fn attribute(inv: &Inventory, config: &Config) -> Attribution {
             let configured = config
                 .projects
                 .iter()
-                .find(|p| repos.iter().any(|r| p.matches_image(r)))
-                .map(|p| p.id.clone());
+                .find(|p| repos.iter().any(|r| p.matches_image(r)));
             let labelled = compose_project(&img.labels);
+            // The label on the image, else on a container created from it.
+            let other = labelled
+                .iter()
+                .chain(composed.get(img.id.as_str()).into_iter().flatten())
+                .find(|l| configured.is_some_and(|p| &p.id != *l));
+            if let (Some(p), Some(l)) = (configured, other) {
+                conflicts.push(label_conflict(img, p, l));
+            }
+            let configured = configured.map(|p| p.id.clone());
             let set: BTreeSet<String> = match (configured, labelled) {
                 (Some(p), _) => [p].into(),
                 (None, Some(p)) if projects.contains(&p) => [p].into(),
@@ -233,11 +253,18 @@ pub fn attribute(inv: &Inventory, config: &Config) -> Attribution {
         let row = if owners.clone().any(|o| o.global) {
             RowId::Global
         } else {
-            let projects: BTreeSet<&String> = owners.clone().flat_map(|o| &o.projects).collect();
-            match projects.len() {
-                0 if owners.clone().all(|o| o.orphan) => RowId::Orphans,
+            // Orphan images own like a project (one owner, `(orphans)`):
+            // what only they use is theirs, a layer they share with a
+            // project's images is `(shared)`, never wholly that project's.
+            let rows: BTreeSet<RowId> = owners
+                .flat_map(|o| {
+                    let orphan = o.orphan.then_some(RowId::Orphans);
+                    o.projects.iter().cloned().map(RowId::Project).chain(orphan)
+                })
+                .collect();
+            match rows.len() {
                 0 => RowId::Global,
-                1 => RowId::Project(projects.into_iter().next().unwrap().clone()),
+                1 => rows.into_iter().next().expect("one row"),
                 _ => RowId::Shared,
             }
         };
@@ -272,7 +299,53 @@ pub fn attribute(inv: &Inventory, config: &Config) -> Attribution {
         layers,
         volumes,
         projects,
+        conflicts,
     }
+}
+
+/// Names the image, the pattern that claimed it and the label it carries.
+fn label_conflict(img: &crate::engine::Image, p: &crate::config::Project, label: &str) -> String {
+    let repos: Vec<&str> = img.repositories().collect();
+    let pattern = p
+        .images
+        .iter()
+        .find(|re| repos.iter().any(|r| re.is_match(r)))
+        .map_or("", |re| re.as_str());
+    let name = img.names.first().map_or(img.id.as_str(), String::as_str);
+    format!(
+        "image {name}: config pattern {pattern:?} puts it in project {}, a compose label (on it \
+         or a container from it) in project {label}; counted in {}",
+        p.id, p.id
+    )
+}
+
+/// How a project is known: `config`, or from its containers' labels
+/// (`compose`, `quadlet`) or pod (`pod`).
+pub fn project_kind(
+    id: &str,
+    inv: &Inventory,
+    attr: &Attribution,
+    config: &Config,
+) -> &'static str {
+    if config.projects.iter().any(|p| p.id == id) {
+        return "config";
+    }
+    let labels = inv
+        .containers
+        .iter()
+        .zip(&attr.containers)
+        .filter(|(_, p)| p.as_deref() == Some(id))
+        .map(|(c, _)| &c.labels);
+    let mut kind = "pod";
+    for l in labels {
+        if compose_project(l).is_some() {
+            return "compose";
+        }
+        if unit_project(l).is_some() {
+            kind = "quadlet";
+        }
+    }
+    kind
 }
 
 /// Directories measured for the overview, with the row they belong to.
@@ -544,6 +617,101 @@ mod tests {
         assert_eq!(attr.layers["base"], RowId::Global);
         assert_eq!(attr.layers["a"], RowId::Project("web".into()));
         assert_eq!(attr.layers["b"], RowId::Project("web".into()));
+    }
+
+    #[test]
+    fn a_config_pattern_against_a_compose_label_is_one_conflict_per_image() {
+        let mut inv = two_projects();
+        // A label on the image itself, for a third image.
+        inv.images.push(img(
+            "ic",
+            &["localhost/cli:1"],
+            &["base"],
+            &[("com.docker.compose.project", "tools")],
+        ));
+        let config = cfg("[[projects]]\nid = \"web\"\nimages = [\"_web$\", \"^localhost/cli$\"]\n");
+        let attr = attribute(&inv, &config);
+        // alpha_web's container says alpha, beta_web's beta, cli's label tools.
+        assert_eq!(attr.conflicts.len(), 3, "{:?}", attr.conflicts);
+        assert!(attr.conflicts[0].contains("localhost/alpha_web:latest"));
+        assert!(attr.conflicts[0].contains("\"_web$\""));
+        assert!(attr.conflicts[0].contains("project alpha"));
+        assert!(attr.conflicts[2].contains("\"^localhost/cli$\""));
+        assert!(attr.conflicts[2].contains("project tools"));
+        // A pattern that agrees with the labels is no conflict.
+        let config = cfg("[[projects]]\nid = \"alpha\"\nimages = [\"^localhost/alpha_web$\"]\n");
+        assert!(attribute(&inv, &config).conflicts.is_empty());
+    }
+
+    /// Docker Engine after `compose build` without `up`: an image labelled
+    /// with a project that has no container. It owns like a project: its
+    /// own layer (also under a nameless build step) is `(orphans)`', the
+    /// base it shares with a live project is `(shared)`.
+    #[test]
+    fn orphan_images_own_their_layers_and_share_the_base() {
+        let gone = [("com.docker.compose.project", "gone")];
+        let inv = Inventory {
+            layers: layers(&[("base", 100), ("a", 10), ("o", 30), ("o2", 7), ("x", 3)]),
+            images: vec![
+                img("ia", &["alpha_web:latest"], &["base", "a"], &[]),
+                img("io", &["gone_web:latest"], &["base", "o", "o2"], &gone),
+                // A build step of the orphan: no name, no label.
+                img("step", &[], &["base", "o"], &[]),
+                // Untagged, unused, on nobody's layers but its own.
+                img("dangling", &[], &["x"], &[]),
+            ],
+            containers: vec![ctr("ia", &[("com.docker.compose.project", "alpha")])],
+            volumes: vec![],
+            pods: vec![],
+        };
+        let attr = attribute(&inv, &Config::default());
+        // Independently: a layer's owners are the owners of the images that
+        // use it (alpha's image: alpha; the labelled image with no
+        // container: orphans; the others: nobody); one owner takes it,
+        // several share it, none leaves it global.
+        let owner_of = |image: &str| match image {
+            "ia" => Some("alpha"),
+            "io" => Some("(orphans)"),
+            _ => None,
+        };
+        let mut expected: BTreeMap<&str, u64> = BTreeMap::new();
+        for (key, layer) in &inv.layers {
+            let owners: BTreeSet<&str> = inv
+                .images
+                .iter()
+                .filter(|i| i.layers.contains(key))
+                .filter_map(|i| owner_of(&i.id))
+                .collect();
+            let row = match owners.len() {
+                0 => "(global)",
+                1 => owners.into_iter().next().unwrap(),
+                _ => "(shared)",
+            };
+            *expected.entry(row).or_default() += layer.bytes;
+        }
+        for i in &inv.images {
+            *expected
+                .entry(owner_of(&i.id).unwrap_or("(global)"))
+                .or_default() += i.metadata_bytes;
+        }
+        let rows = rows(&inv, &attr, &Dirs::default(), false);
+        let got: BTreeMap<&str, u64> = rows
+            .iter()
+            .filter(|r| r.images_bytes > 0)
+            .map(|r| (r.id.name(), r.images_bytes))
+            .collect();
+        assert_eq!(got, expected);
+        assert_eq!(
+            got["(orphans)"],
+            30 + 7 + 1,
+            "its own layers, under a step too"
+        );
+        assert_eq!(
+            got["alpha"],
+            10 + 1,
+            "not the base it shares with the orphan"
+        );
+        assert_eq!(got["(shared)"], 100);
     }
 
     #[test]

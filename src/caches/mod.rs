@@ -305,6 +305,18 @@ pub fn inspect_all(found: &[Discovered]) -> Vec<CacheReport> {
     found.par_iter().map(inspect).collect()
 }
 
+/// One warning per cache that does not exist. Only paths the user named
+/// (arguments, the config) can be missing: absent well-known caches are
+/// never listed. A named path that is not there is an error line and exit
+/// 1 in every view, as in `du`.
+pub fn missing_named(reports: &[CacheReport]) -> Vec<String> {
+    reports
+        .iter()
+        .filter(|r| r.kind == Kind::Missing)
+        .map(|r| format!("{}: does not exist", r.path.display()))
+        .collect()
+}
+
 /// Sum of `bytes` with caches that sit inside another listed cache left
 /// out, so a byte is never counted twice. Returns the total and one warning
 /// per nested cache.

@@ -28,6 +28,13 @@ pub fn detect(args: &[OsString]) -> Option<Invocation> {
     Some(Invocation::Run(translate(plugin, &args[1..])))
 }
 
+/// How docker users call us (`docker storage`), for help and usage lines;
+/// `None` unless invoked under a `docker-` name.
+pub fn bin_name(args: &[OsString]) -> Option<String> {
+    let name = Path::new(args.first()?).file_name()?.to_str()?;
+    Some(format!("docker {}", name.strip_prefix("docker-")?))
+}
+
 pub fn metadata() -> String {
     serde_json::json!({
         "SchemaVersion": "0.1.0",
@@ -232,6 +239,11 @@ mod tests {
     #[test]
     fn any_other_name_is_not_a_plugin() {
         assert_eq!(detect(&os(&["podman-storage", "df"])), None);
+        assert_eq!(bin_name(&os(&["podman-storage", "df"])), None);
+        assert_eq!(
+            bin_name(&os(&["/p/cli-plugins/docker-storage", "storage"])).as_deref(),
+            Some("docker storage")
+        );
         assert_eq!(detect(&os(&["/usr/bin/podman-storage"])), None);
     }
 }

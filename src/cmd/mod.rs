@@ -84,7 +84,19 @@ impl Ctx {
             self.global.connection.as_deref(),
             self.global.url.as_deref(),
         )
-        .cli_only(self.global.cli_only))
+        .cli_only(self.global.cli_only || self.named_podman_missing()))
+    }
+
+    /// A `--podman` the user named that is not there. The store path runs
+    /// no podman and would report without it; asking the binary instead
+    /// makes that a "could not find" error, as for every other view.
+    fn named_podman_missing(&self) -> bool {
+        self.global.replay.is_none()
+            && self
+                .global
+                .podman
+                .as_deref()
+                .is_some_and(|p| which::which(p).is_err())
     }
 
     pub fn podman_binary(&self) -> &str {
@@ -177,7 +189,10 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<Status> {
         Command::Completions(args) => completions::run(&args),
         Command::ShellInit(args) => shell_init::run(&args),
         Command::Overview => overview::overview(ctx),
-        Command::Project(args) => overview::project(ctx, &args.id),
+        Command::Project(args) => match &args.id {
+            Some(id) => overview::project(ctx, id),
+            None => overview::project_list(ctx),
+        },
         Command::Df => engine_views::df(ctx),
         Command::Images => engine_views::images(ctx),
         Command::Containers(args) => engine_views::containers(ctx, args.size),

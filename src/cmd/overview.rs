@@ -55,6 +55,23 @@ fn all_connections(ctx: &Ctx) -> Result<Status> {
     Ok(warnings.status())
 }
 
+/// `project` without an id: every project with its kind and overview total.
+pub fn project_list(ctx: &Ctx) -> Result<Status> {
+    let config = ctx.config()?;
+    let warnings = Warnings::new();
+    let engine = ctx.engine()?;
+    let spinner = ctx.progress("measuring the store, workspaces and caches...");
+    let list = views::overview::project_list(&engine, &config, &warnings);
+    drop(spinner);
+    print_notes(&warnings.notes());
+    print_warnings(&list.warnings);
+    ctx.emit(
+        || to_json(&json::ProjectList::from(&list)),
+        || list.table(ctx.units()),
+    )?;
+    Ok(warnings.status())
+}
+
 pub fn project(ctx: &Ctx, id: &str) -> Result<Status> {
     let config = ctx.config()?;
     let warnings = Warnings::new();

@@ -4,10 +4,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::time::SystemTime;
 
 use anyhow::{bail, Context, Result};
-use podman_storage::caches::prune::Action;
-use podman_storage::caches::{self, Discovered, PruneOptions};
+use podman_storage::caches::{self, PruneOptions};
 use podman_storage::report::{json, to_json};
-use podman_storage::size::{self, Units};
+use podman_storage::size::{self};
 use podman_storage::{views, Status};
 
 use super::{print, print_warnings, Ctx};
@@ -39,11 +38,29 @@ pub fn run(args: &crate::cli::PruneCachesArgs, ctx: &Ctx) -> Result<Status> {
         delete_untagged: args.delete_untagged,
         now: SystemTime::now(),
     };
-    if !args.dry_run && !args.force && !confirm(&found, &opts, ctx.units())? {
-        eprintln!("nothing removed");
-        return Ok(Status::Complete);
-    }
-    let report = views::caches::prune(&found, &opts);
+    let report = if args.dry_run || args.force {
+        views::caches::prune(&found, &opts)
+    } else {
+        // Nothing to remove needs no confirmation: the plan is the answer,
+        // with or without a terminal.
+        let plan = views::caches::prune(
+            &found,
+            &PruneOptions {
+                dry_run: true,
+                ..opts.clone()
+            },
+        );
+        if plan.frees_nothing() {
+            plan
+        } else {
+            require_terminal()?;
+            if !ask(&plan.table(ctx.units()))? {
+                eprintln!("nothing removed");
+                return Ok(Status::Complete);
+            }
+            views::caches::prune(&found, &opts)
+        }
+    };
     if ctx.json() {
         print(&to_json(&json::Prune::from(&report)))?;
     } else {
@@ -57,22 +74,7 @@ pub fn run(args: &crate::cli::PruneCachesArgs, ctx: &Ctx) -> Result<Status> {
     })
 }
 
-/// Like podman's prune: ask on a terminal, refuse without one.
-fn confirm(found: &[Discovered], opts: &PruneOptions, units: Units) -> Result<bool> {
-    require_terminal()?;
-    let plan_opts = PruneOptions {
-        dry_run: true,
-        ..opts.clone()
-    };
-    let plan = views::caches::prune(found, &plan_opts);
-    if plan.caches.iter().all(|r| r.action == Action::Skip) {
-        eprint!("{}", plan.table(units));
-        return Ok(false);
-    }
-    ask(&plan.table(units))
-}
-
-/// Refuses to go on when nobody can be asked.
+/// Refuses to go on when nobody can be asked (as podman's prune does).
 pub(super) fn require_terminal() -> Result<()> {
     if !std::io::stdin().is_terminal() {
         bail!(

@@ -42,8 +42,12 @@ impl CachesView {
 
     /// Missing blobs and nested caches are facts about the caches, not
     /// failures to measure them: only errors make the report partial.
+    /// Errors and named paths that do not exist make the report partial,
+    /// as in `du`; missing blobs and nested caches are facts, not failures.
     pub fn incomplete(&self) -> bool {
-        self.caches.iter().any(|r| !r.errors.is_empty())
+        self.caches
+            .iter()
+            .any(|r| !r.errors.is_empty() || r.kind == crate::caches::Kind::Missing)
     }
 }
 
@@ -180,6 +184,17 @@ impl PruneView {
 }
 
 /// What each cache's prune did (or would do), one line each.
+impl PruneView {
+    /// Every cache is skipped or would free nothing.
+    pub fn frees_nothing(&self) -> bool {
+        self.caches.iter().all(frees_nothing)
+    }
+}
+
+fn frees_nothing(r: &PruneReport) -> bool {
+    r.action == Action::Skip || (r.freed_bytes == 0 && r.removed_files == 0)
+}
+
 fn render_prune(reports: &[PruneReport], units: Units) -> String {
     if reports.is_empty() {
         return "no blob caches found: pass a PATH, or list them in the config's [caches] paths\n"
@@ -203,6 +218,9 @@ fn render_prune(reports: &[PruneReport], units: Units) -> String {
             out.push_str(&format!(" ({} error(s), see warnings)", r.errors.len()));
         }
         out.push('\n');
+    }
+    if reports.iter().all(frees_nothing) {
+        out.push_str("nothing to prune\n");
     }
     out
 }

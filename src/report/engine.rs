@@ -94,7 +94,11 @@ impl DfReport {
             t.row([
                 c.kind.title().to_string(),
                 c.count.to_string(),
-                c.active.to_string(),
+                if c.kind.has_active() {
+                    c.active.to_string()
+                } else {
+                    "-".to_string()
+                },
                 mark_partial(display(c.bytes, units), !c.incomplete),
                 mark_partial(
                     with_percent(c.reclaimable_bytes, c.bytes, units),
@@ -109,9 +113,31 @@ impl DfReport {
             mark_partial(display(self.total_bytes, units), self.complete),
             with_percent(self.reclaimable_bytes, self.total_bytes, units),
         ]);
-        t.render()
+        let mut out = t.render();
+        out.push_str(DF_FOOTER);
+        if self
+            .components
+            .iter()
+            .any(|c| c.figures.kind == ComponentKind::Caches)
+        {
+            out.push_str(DF_CACHES_ACTIVE);
+        }
+        out
     }
 }
+
+/// What `df`'s total covers, and how its figures relate to the other views.
+const DF_FOOTER: &str = "\
+Total: every byte the engine keeps, once (image layers, writable layers, volumes, logs, metadata,
+  build cache): its store's disk, as `du` of the graph root finds it plus what lives outside it;
+  the overview leaves writable layers, logs, metadata and build cache out.
+ACTIVE: images a container uses, running or paused containers, volumes a container mounts.
+RECLAIMABLE: what pruning the unused ones frees (shared layers only when no kept image needs them).
+";
+
+/// ACTIVE for blob caches, which no container uses.
+const DF_CACHES_ACTIVE: &str =
+    "Blob caches: ACTIVE counts OCI layouts and registries whose tags reference blobs (flat caches: 0).\n";
 
 /// A total that leaves out a failed source is a lower bound: `>= 1.2 MB`.
 fn mark_partial(text: String, complete: bool) -> String {
@@ -209,7 +235,15 @@ impl ImagesView {
             String::new(),
             display(self.total_bytes, units),
         ]);
-        t.render()
+        if self.images.is_empty() {
+            return "no images\n".to_string();
+        }
+        let mut out = t.render();
+        out.push_str(
+            "Total: UNIQUE + shared layers once = `df`'s Images row. UNIQUE: layers only that \
+             image uses;\n  SHARED: layers other images use too.\n",
+        );
+        out
     }
 }
 
@@ -328,9 +362,17 @@ impl ContainersView {
                 mark_partial(display(self.logs_bytes, units), logs_complete),
             ]);
         }
+        if self.containers.is_empty() {
+            return "no containers\n".to_string();
+        }
         let mut out = t.render();
-        if !measured && !self.containers.is_empty() && self.warnings.is_empty() {
+        if !measured && self.warnings.is_empty() {
             out.push_str("(writable layers not measured: use --size)\n");
+        }
+        if measured {
+            out.push_str(
+                "Total: writable layers (SIZE) = `df`'s Containers row; LOGS apart, = its Container logs row.\n",
+            );
         }
         out
     }
@@ -383,7 +425,14 @@ impl VolumesView {
             "Total".to_string(),
             mark_partial(display(self.total_bytes, units), complete),
         ]);
-        t.render()
+        if self.volumes.is_empty() {
+            return "no volumes\n".to_string();
+        }
+        let mut out = t.render();
+        out.push_str(
+            "Total: every volume's files = `df`'s Local Volumes row; IN USE: a container mounts it.\n",
+        );
+        out
     }
 }
 

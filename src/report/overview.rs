@@ -113,8 +113,10 @@ impl OverviewReport {
             display(self.total_bytes, units),
         ]);
         out.push_str(&t.render());
+        out.push_str(OVERVIEW_TOTAL);
         out.push_str(&format!(
-            "Reclaimable: {} (unused images and volumes, blob caches)\n",
+            "Reclaimable: {} (unused images and volumes, blob caches; `df` adds stopped \
+             containers, logs, build cache)\n",
             display(self.reclaimable_bytes, units)
         ));
         if self.rows.iter().any(|r| r.incomplete) {
@@ -123,6 +125,12 @@ impl OverviewReport {
         out
     }
 }
+
+/// What the overview's total covers, and where the rest is.
+const OVERVIEW_TOTAL: &str = "\
+Total: images (bytes attributed to each row; a layer of several projects is in (shared)), volumes,
+  workspaces, caches. Writable layers and logs are left out: `project ID` measures them, `df` has all.
+";
 
 /// A trailing `*` marks a figure that is a lower bound.
 fn mark(text: String, incomplete: bool) -> String {
@@ -211,6 +219,51 @@ impl MultiHostReport {
     }
 }
 
+/// `project` without an id: the projects there are.
+#[derive(Debug)]
+pub struct ProjectList {
+    pub schema: u32,
+    pub projects: Vec<ProjectListRow>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct ProjectListRow {
+    pub id: String,
+    /// `config`, `compose`, `quadlet` or `pod`: where the project comes from.
+    pub kind: &'static str,
+    pub containers: u64,
+    /// Its overview row's total.
+    pub total_bytes: u64,
+}
+
+impl ProjectList {
+    pub fn table(&self, units: Units) -> String {
+        if self.projects.is_empty() {
+            return "no projects: configure some, or run compose projects\n".to_string();
+        }
+        let mut t = Table::new(&[
+            ("PROJECT", Align::Left),
+            ("KIND", Align::Left),
+            ("CTRS", Align::Right),
+            ("TOTAL", Align::Right),
+        ]);
+        for p in &self.projects {
+            t.row([
+                p.id.clone(),
+                p.kind.to_string(),
+                p.containers.to_string(),
+                display(p.total_bytes, units),
+            ]);
+        }
+        let mut out = t.render();
+        out.push_str(
+            "TOTAL: the project's overview row; `project ID` adds its containers' writable layers.\n",
+        );
+        out
+    }
+}
+
 #[derive(Debug)]
 pub struct ProjectVolume {
     pub name: String,
@@ -233,8 +286,10 @@ pub struct ProjectReport {
     pub workspaces_bytes: u64,
     pub volumes: Vec<ProjectVolume>,
     pub volumes_bytes: u64,
-    /// Same figure as the project's overview row, plus its containers and
-    /// their logs.
+    /// The project's overview row: attributed image bytes, volumes and
+    /// workspaces.
+    pub row_bytes: u64,
+    /// `row_bytes` plus its containers' writable layers and their logs.
     pub total_bytes: u64,
     pub warnings: Vec<String>,
 }
@@ -258,9 +313,14 @@ impl ProjectReport {
                 display(i.shared_bytes, units),
             ]);
         }
-        out.push_str(&t.render());
+        if self.images.is_empty() {
+            out.push_str("no images\n");
+        } else {
+            out.push_str(&t.render());
+        }
         out.push_str(&format!(
-            "attributed to {}: {}\n",
+            "attributed to {}: {} (its overview IMAGES cell: the layers only its images use, \
+             each once)\n",
             self.id,
             display(self.images_bytes, units)
         ));
@@ -282,7 +342,7 @@ impl ProjectReport {
                 c.log_cell(units),
             ]);
         }
-        out.push_str(&t.render());
+        push_section(&mut out, t, self.containers.is_empty(), "no containers");
 
         out.push_str("\nWORKSPACES\n");
         let mut t = Table::new(&[
@@ -297,7 +357,12 @@ impl ProjectReport {
                 w.files.to_string(),
             ]);
         }
-        out.push_str(&t.render());
+        push_section(
+            &mut out,
+            t,
+            self.workspaces.is_empty(),
+            "no workspaces configured",
+        );
 
         out.push_str("\nVOLUMES\n");
         let mut t = Table::new(&[
@@ -312,9 +377,25 @@ impl ProjectReport {
                 if v.in_use { "yes" } else { "no" }.to_string(),
             ]);
         }
-        out.push_str(&t.render());
-        out.push_str(&format!("\nTotal: {}\n", display(self.total_bytes, units)));
+        push_section(&mut out, t, self.volumes.is_empty(), "no volumes");
+        out.push_str(&format!(
+            "\nTotal: {} = its overview row {} + containers' writable layers {} + logs {}\n",
+            display(self.total_bytes, units),
+            display(self.row_bytes, units),
+            display(self.containers_bytes, units),
+            display(self.logs_bytes, units)
+        ));
         out
+    }
+}
+
+/// A section's table, or one line saying it has no rows (never a bare header).
+fn push_section(out: &mut String, table: Table, empty: bool, none: &str) {
+    if empty {
+        out.push_str(none);
+        out.push('\n');
+    } else {
+        out.push_str(&table.render());
     }
 }
 

@@ -5,7 +5,8 @@ use crate::report::caches::{CachesView, PruneView};
 use crate::report::SCHEMA;
 use crate::size::sum;
 
-/// What each cache holds; missing blobs and nested caches are warnings.
+/// What each cache holds; missing blobs, nested caches and named paths
+/// that do not exist are warnings.
 pub fn caches(found: &[Discovered]) -> CachesView {
     let reports = caches::inspect_all(found);
     let (total, mut warnings) = caches::total_bytes(&reports);
@@ -18,6 +19,7 @@ pub fn caches(found: &[Discovered]) -> CachesView {
             )
         }));
     }
+    warnings.extend(caches::missing_named(&reports));
     CachesView {
         schema: SCHEMA,
         caches: reports,
@@ -33,9 +35,16 @@ pub fn prune(found: &[Discovered], opts: &PruneOptions) -> PruneView {
         schema: SCHEMA,
         dry_run: opts.dry_run,
         total_bytes: sum(reports.iter().map(|r| r.freed_bytes)),
+        // A named path that does not exist is an error line, as in `caches`.
         warnings: reports
             .iter()
             .flat_map(|r| r.errors.iter().cloned())
+            .chain(
+                reports
+                    .iter()
+                    .filter(|r| r.kind == caches::Kind::Missing)
+                    .map(|r| format!("{}: does not exist", r.path.display())),
+            )
             .collect(),
         caches: reports,
     }

@@ -27,6 +27,9 @@ pub fn caches_component(config: &Config, warnings: &Warnings) -> Option<account:
     for e in reports.iter().flat_map(|r| &r.errors) {
         warnings.push(e);
     }
+    for m in caches::missing_named(&reports) {
+        warnings.push(m);
+    }
     // Nested caches are counted once by total_bytes; that is a note, not a failure.
     let (total, _nested) = caches::total_bytes(&reports);
     Some(account::caches_component(&reports, total)).filter(|c| c.count > 0)

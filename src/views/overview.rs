@@ -8,8 +8,10 @@ use crate::engine::Needs;
 use crate::engine::{Engine, Inventory};
 use crate::projects::{self, MeasuredDir, RowId};
 use crate::report::overview::{
-    DirEntry, GlobalSection, HostSection, MultiHostReport, OverviewReport,
+    DirEntry, GlobalSection, HostSection, MultiHostReport, OverviewReport, ProjectList,
+    ProjectListRow,
 };
+use crate::report::SCHEMA;
 use crate::runner::Runner;
 use crate::{account, caches, dirs, Warnings};
 
@@ -51,9 +53,10 @@ pub fn assemble(
     config: &Config,
     dirs: &projects::Dirs,
     caches_reclaimable: u64,
-    warnings: Vec<String>,
+    mut warnings: Vec<String>,
 ) -> OverviewReport {
     let attr = projects::attribute(inv, config);
+    warnings.extend(attr.conflicts.iter().cloned());
     let rows = projects::rows(inv, &attr, dirs, false);
     let global = GlobalSection {
         images: inv
@@ -160,6 +163,9 @@ pub fn measure_dirs(config: &Config, warnings: &Warnings) -> (projects::Dirs, u6
     for e in reports.iter().flat_map(|r| &r.errors) {
         warnings.push(e);
     }
+    for m in caches::missing_named(&reports) {
+        warnings.push(m);
+    }
     let measured: Vec<MeasuredDir> = reports
         .iter()
         .filter(|r| r.kind != caches::Kind::Missing)
@@ -181,5 +187,36 @@ pub(crate) fn dir_entry(d: &MeasuredDir) -> DirEntry {
         bytes: d.bytes,
         files: d.files,
         incomplete: d.incomplete,
+    }
+}
+
+/// `project` without an id: every project with its kind and overview total.
+pub fn project_list(engine: &Engine, config: &Config, warnings: &Warnings) -> ProjectList {
+    let (collected, (dirs, _)) = std::thread::scope(|s| {
+        let dirs = s.spawn(|| measure_dirs(config, warnings));
+        let collected = engine.collect(NEEDS, warnings);
+        (
+            collected,
+            dirs.join().expect("directory walks do not panic"),
+        )
+    });
+    let inv = &collected.inventory;
+    let attr = projects::attribute(inv, config);
+    let rows = projects::rows(inv, &attr, &dirs, false);
+    ProjectList {
+        schema: SCHEMA,
+        projects: rows
+            .iter()
+            .filter_map(|r| match &r.id {
+                RowId::Project(id) => Some(ProjectListRow {
+                    id: id.clone(),
+                    kind: projects::project_kind(id, inv, &attr, config),
+                    containers: r.containers,
+                    total_bytes: r.total_bytes,
+                }),
+                _ => None,
+            })
+            .collect(),
+        warnings: [warnings.to_vec(), attr.conflicts.clone()].concat(),
     }
 }

@@ -151,6 +151,7 @@ pub fn project(
     Ok(ProjectReport {
         schema: SCHEMA,
         id: id.to_string(),
+        row_bytes: sum([images_bytes, workspaces_bytes, volumes_bytes]),
         total_bytes: sum([
             images_bytes,
             containers_bytes,
@@ -167,6 +168,6 @@ pub fn project(
         workspaces_bytes,
         volumes,
         volumes_bytes,
-        warnings: warnings.to_vec(),
+        warnings: [warnings.to_vec(), attr.conflicts.clone()].concat(),
     })
 }

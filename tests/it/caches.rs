@@ -242,7 +242,8 @@ fn snapshot_fixture() -> tempfile::TempDir {
 fn caches_table_snapshot() {
     let tmp = snapshot_fixture();
     let r = run(cmd(tmp.path()).args(["--bytes", "caches", "layout", "flat", "other", "gone"]));
-    assert_eq!(r.code, 0, "stderr: {}", r.stderr);
+    // `gone` was named and does not exist: a warning and exit 1, as in `du`.
+    assert_eq!(r.code, 1, "stderr: {}", r.stderr);
     snapshot_settings().bind(|| {
         insta::assert_snapshot!("caches_table", r.stdout);
         insta::assert_snapshot!("caches_table_stderr", r.stderr);
@@ -255,7 +256,7 @@ fn caches_json_snapshot() {
     let (v, r) = json(cmd(tmp.path()).args([
         "--format", "json", "caches", "layout", "flat", "other", "gone",
     ]));
-    assert_eq!(r.code, 0, "stderr: {}", r.stderr);
+    assert_eq!(r.code, 1, "stderr: {}", r.stderr);
     // The contract, checked independently of the snapshot.
     assert_eq!(v["schema"], 1);
     let sum: u64 = v["caches"]
@@ -288,7 +289,9 @@ fn prune_dry_run_snapshot() {
         "other",
         "gone",
     ]));
-    assert_eq!(r.code, 0, "stderr: {}", r.stderr);
+    // `gone` was named and does not exist: one warning, exit 1.
+    assert_eq!(r.code, 1, "stderr: {}", r.stderr);
+    assert_eq!(r.stderr, "podman-storage: warning: gone: does not exist\n");
     let r2 = run(cmd(tmp.path()).args([
         "--bytes",
         "prune",
@@ -325,14 +328,37 @@ fn bytes_equal_du_minus_directories() {
     }
 }
 
+/// One policy with `du`: a path the user named that does not exist is a
+/// warning line and exit 1, never a quiet `missing 0 B` row with exit 0.
 #[test]
-fn missing_dir_is_zero_not_an_error() {
+fn missing_named_dir_is_a_warning_and_exit_1_as_in_du() {
     let tmp = tempfile::tempdir().unwrap();
     let (v, r) = json(cmd(tmp.path()).args(["--format", "json", "caches", "nope"]));
-    assert_eq!(r.code, 0);
+    assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(v["total_bytes"], 0);
     assert_eq!(v["caches"][0]["kind"], "missing");
-    assert_eq!(v["warnings"].as_array().unwrap().len(), 0);
+    assert_eq!(v["warnings"], serde_json::json!(["nope: does not exist"]));
+    assert_eq!(
+        r.stderr, "podman-storage: warning: nope: does not exist\n",
+        "one line"
+    );
+    let du = run(cmd(tmp.path()).args(["du", "nope"]));
+    assert_eq!(du.code, r.code, "du and caches agree: {}", du.stderr);
+    assert_eq!(du.stderr.lines().count(), 1, "{}", du.stderr);
+}
+
+/// Absent well-known caches (ko's, zarf's) are simply not listed.
+#[test]
+fn absent_well_known_caches_are_not_listed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (v, r) = json(
+        cmd(tmp.path())
+            .env("KOCACHE", tmp.path().join("no-ko"))
+            .args(["--format", "json", "caches"]),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(v["caches"], serde_json::json!([]));
+    assert_eq!(r.stderr, "");
 }
 
 #[test]
@@ -720,6 +746,24 @@ fn refuses_without_a_terminal_and_without_force() {
         r.stderr
     );
     assert_eq!(names(&tmp.path().join("cache")), all);
+}
+
+/// With nothing to remove there is nothing to confirm: the plan is the
+/// answer, exit 0, even without a terminal (and nothing is touched).
+#[test]
+fn nothing_to_prune_says_so_and_exits_0_without_a_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    sample_layout(&tmp.path().join("layout"));
+    let before = names(&tmp.path().join("layout/blobs/sha256"));
+    // An OCI layout is only pruned with --orphans.
+    let r = run(cmd(tmp.path()).args(["prune", "caches", "layout"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.ends_with("nothing to prune\n"), "{}", r.stdout);
+    assert!(r.stdout.contains("skipped layout:"), "{}", r.stdout);
+    assert_eq!(names(&tmp.path().join("layout/blobs/sha256")), before);
+    let (v, r) = json(cmd(tmp.path()).args(["--format", "json", "prune", "caches", "layout"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(v["total_bytes"], 0);
 }
 
 #[test]

@@ -521,3 +521,92 @@ fn unreachable_daemon_is_one_line_naming_the_socket() {
         warnings[0]
     );
 }
+
+/// `docker compose build` without `up` on a real Docker Engine: an image
+/// labelled with a compose project that has no container (built here with
+/// the labels compose puts on it). It owns its layer as `(orphans)`, also
+/// where the legacy builder's nameless step image holds the same layer
+/// (it went to `(global)` before), and the base it shares with project
+/// `shop`'s image is `(shared)` (it went wholly to `shop` before).
+#[test]
+#[ignore = "needs docker"]
+fn an_orphan_compose_image_owns_its_layer_and_shares_the_base() {
+    let d = Dockerd::start();
+    run(Command::new("bash")
+        .arg(root().join("tests/scenarios/docker.sh"))
+        .arg(d.dir.path().join("scenario"))
+        .env("DOCKER_HOST", &d.sock));
+    let ctx = d.dir.path().join("gone");
+    std::fs::create_dir_all(&ctx).unwrap();
+    let data: Vec<u8> = (0..2_500_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    std::fs::write(ctx.join("data"), data).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM local/base:1\nCOPY data /gone-data\nLABEL step=last\n",
+    )
+    .unwrap();
+    run(docker_cmd(
+        &d.sock,
+        &[
+            "build",
+            "-q",
+            "--label",
+            "com.docker.compose.project=gone",
+            "--label",
+            "com.docker.compose.service=web",
+            "-t",
+            "gone-web:latest",
+            ctx.to_str().unwrap(),
+        ],
+    )
+    .env("DOCKER_BUILDKIT", "0"));
+
+    let home = d.dir.path().join("home");
+    let out = common::isolate(
+        &mut Command::new(env!("CARGO_BIN_EXE_podman-storage")),
+        &home,
+    )
+    .args(["--engine", "docker", "--url", &d.sock, "--format", "json"])
+    .output()
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = |id: &str| -> u64 {
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("no row {id}: {v}"))["images_bytes"]
+            .as_u64()
+            .unwrap()
+    };
+    // The truth: the overlay2 diff dirs of each image.
+    let gone = d.layer_dirs("image", "gone-web:latest");
+    let base = d.layer_dirs("image", "local/base:1");
+    let gone_own = file_bytes(&gone[0]);
+    let base_bytes: u64 = base.iter().map(|p| file_bytes(p)).sum();
+    assert!(gone_own > 2_400_000, "the COPY layer is gone's top layer");
+    assert!(
+        within(row("(orphans)"), gone_own, 1.0),
+        "(orphans) {} vs its layer {gone_own}",
+        row("(orphans)")
+    );
+    assert!(
+        within(row("(shared)"), base_bytes, 1.0),
+        "(shared) {} vs the base {base_bytes}",
+        row("(shared)")
+    );
+    assert!(
+        row("shop") < base_bytes / 100,
+        "shop's image is the base, shared with the orphan: {}",
+        row("shop")
+    );
+}

@@ -7,6 +7,7 @@ mod common;
 
 mod build_leftovers;
 mod caches;
+mod clarity;
 mod docker;
 mod docker_plugin;
 mod du;

@@ -131,3 +131,59 @@ fn project_detail_measures_its_containers_and_workspaces() {
         "{err}"
     );
 }
+
+/// An image labelled with a compose project that has no container (what
+/// `docker compose build` without `up` leaves, here through podman build's
+/// own `--label`, as compose passes it): it owns its layer as `(orphans)`,
+/// also where a nameless build step holds the same layer, and the layers it
+/// shares with alpha's image are `(shared)`, no longer wholly alpha's.
+#[test]
+#[ignore = "needs podman and podman-compose"]
+fn an_orphan_image_owns_its_layer_and_shares_a_projects_base() {
+    let store = Store::build("projects");
+    let ctx = store.dir.path().join("gone");
+    std::fs::create_dir_all(&ctx).unwrap();
+    let data: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(ctx.join("data"), data).unwrap();
+    std::fs::write(
+        ctx.join("Containerfile"),
+        "FROM localhost/alpha_web:latest\nCOPY data /gone-data\nLABEL step=last\n",
+    )
+    .unwrap();
+    store.podman(&[
+        "build",
+        "-q",
+        "--label",
+        "com.docker.compose.project=gone",
+        "--label",
+        "com.docker.compose.service=web",
+        "-t",
+        "localhost/gone_web",
+        ctx.to_str().unwrap(),
+    ]);
+    let v = store.json(&["overview"]);
+    let gone_layer = file_bytes(&store.upper_dir("image", "localhost/gone_web"));
+    let alpha_layer = file_bytes(&store.upper_dir("image", "localhost/alpha_web"));
+    let base_layer = file_bytes(&store.upper_dir("image", "localhost/base:1"));
+    let orphans = row(&v, "(orphans)")["images_bytes"].as_u64().unwrap();
+    assert!(
+        within(orphans, gone_layer, 1.0),
+        "(orphans) {orphans} vs its layer {gone_layer}"
+    );
+    let shared = row(&v, "(shared)")["images_bytes"].as_u64().unwrap();
+    assert!(
+        within(shared, base_layer + alpha_layer, 1.0),
+        "(shared) {shared} vs base {base_layer} + alpha's layer {alpha_layer}"
+    );
+    let alpha = row(&v, "alpha")["images_bytes"].as_u64().unwrap();
+    assert!(
+        alpha < alpha_layer / 100,
+        "alpha keeps only its image's metadata: {alpha}"
+    );
+    // Every byte once still: the total is the disk's image layers and volumes.
+    let total = v["total_bytes"].as_u64().unwrap();
+    let disk = store.image_layer_bytes() + store.volume_bytes();
+    assert!(within(total, disk, 1.0), "total {total} vs disk {disk}");
+}

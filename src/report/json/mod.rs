@@ -41,7 +41,7 @@ use super::engine::{
     ContainerRow, ContainersView, DfComponent, DfDetail, DfReport, ImagesView, VolumesView,
 };
 use super::overview::{
-    DirEntry, HostSection, MultiHostReport, OverviewReport, ProjectReport,
+    self, DirEntry, HostSection, MultiHostReport, OverviewReport, ProjectReport,
     ProjectVolume as ProjectVolumeRow,
 };
 use crate::account::{ComponentKind, ImageUsage};
@@ -145,9 +145,30 @@ pub struct Project {
     pub workspaces_bytes: u64,
     pub volumes: Vec<ProjectVolume>,
     pub volumes_bytes: u64,
-    /// The project's overview row plus its containers and their logs.
+    /// The project's overview row: attributed image bytes, volumes and
+    /// workspaces.
+    pub row_bytes: u64,
+    /// `row_bytes` plus its containers' writable layers and their logs.
     pub total_bytes: u64,
     pub warnings: Vec<String>,
+}
+
+/// `project` without an id: the projects there are.
+#[derive(Debug, Serialize)]
+pub struct ProjectList {
+    pub schema: u32,
+    pub projects: Vec<ProjectListRow>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProjectListRow {
+    pub id: String,
+    /// `config`, `compose`, `quadlet` or `pod`: where the project comes from.
+    pub kind: &'static str,
+    pub containers: u64,
+    /// Its overview row's total.
+    pub total_bytes: u64,
 }
 
 /// `df`: one component per row.
@@ -374,8 +395,28 @@ impl From<&ProjectReport> for Project {
             workspaces_bytes: r.workspaces_bytes,
             volumes: all(&r.volumes),
             volumes_bytes: r.volumes_bytes,
+            row_bytes: r.row_bytes,
             total_bytes: r.total_bytes,
             warnings: r.warnings.clone(),
+        }
+    }
+}
+
+impl From<&overview::ProjectList> for ProjectList {
+    fn from(l: &overview::ProjectList) -> Self {
+        ProjectList {
+            schema: l.schema,
+            projects: l
+                .projects
+                .iter()
+                .map(|p| ProjectListRow {
+                    id: p.id.clone(),
+                    kind: p.kind,
+                    containers: p.containers,
+                    total_bytes: p.total_bytes,
+                })
+                .collect(),
+            warnings: l.warnings.clone(),
         }
     }
 }
