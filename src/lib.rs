@@ -19,5 +19,6 @@ pub mod runner;
 pub mod size;
 pub mod status;
 pub mod walk;
+pub mod why;
 
 pub use status::{Status, Warnings};

@@ -10,6 +10,7 @@ mod overview;
 mod prune;
 mod shell_init;
 mod snapshot;
+mod why;
 
 use std::io::Write;
 
@@ -180,6 +181,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<Status> {
         Command::Du(args) => du::run(&args, ctx),
         Command::Caches(args) => caches::run(&args, ctx),
         Command::Prune(PruneCommand::Caches(args)) => prune::run(&args, ctx),
+        Command::Why(args) => why::run(&args, ctx),
         Command::Snapshot(args) => snapshot::run(&args, ctx),
         Command::Growth(args) => growth::run(&args, ctx),
     }

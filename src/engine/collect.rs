@@ -63,6 +63,8 @@ pub struct Collected {
     /// Build leftovers, each path measured; `None` when not asked for.
     /// External containers are here, not in the inventory's figures.
     pub build_leftovers: Option<Vec<Leftover>>,
+    /// Who uses what, where the source says (`why`); empty otherwise.
+    pub relations: local::Relations,
 }
 
 /// Sources that were asked for and did not answer.
@@ -153,6 +155,7 @@ fn collect_any(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
                     reachable: true,
                     metadata,
                     build_leftovers,
+                    relations: state.relations(),
                     ..Collected::default()
                 };
             }

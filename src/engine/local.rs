@@ -337,7 +337,32 @@ fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
 
+/// Links the inventory leaves out, read from the same records: `why`
+/// needs them, the figures do not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Relations {
+    /// Layer id -> the uncompressed diff digest of the image layer.
+    pub diff_ids: BTreeMap<String, String>,
+    /// Volume name -> ids of the existing containers that mount it; `None`
+    /// when the source does not say (podman's CLI prints destinations only).
+    pub volume_users: Option<BTreeMap<String, Vec<String>>>,
+}
+
 impl LocalState {
+    pub fn relations(&self) -> Relations {
+        let mut diff_ids = BTreeMap::new();
+        for img in self.store.images.values() {
+            for (layer, diff) in img.layers.iter().zip(&img.config.diff_ids) {
+                diff_ids.insert(layer.clone(), diff.clone());
+            }
+        }
+        let users = self.libpod.volumes.iter();
+        Relations {
+            diff_ids,
+            volume_users: Some(users.map(|v| (v.name.clone(), v.users.clone())).collect()),
+        }
+    }
+
     /// Each libpod container's log driver and file, by container id. The
     /// writable layer walked here is the diff alone: no log in it.
     pub fn log_configs(&self) -> BTreeMap<String, super::logs::LogConfig> {

@@ -5,6 +5,7 @@ pub mod growth;
 pub mod overview;
 pub mod prometheus;
 pub mod table;
+pub mod why;
 
 use serde::Serialize;
 
