@@ -109,6 +109,18 @@ impl WhyReport {
         }
         out.push('\n');
         let lb = self.lower_bound;
+        let own = self
+            .holders
+            .iter()
+            .filter(|h| h.relation == crate::why::Relation::Container)
+            .count();
+        let it = match (t.kind, own) {
+            (Kind::Image, 1) => "Removing it (and its container, as `podman rmi -f`)".to_string(),
+            (Kind::Image, n) if n > 1 => {
+                format!("Removing it (and its {n} containers, as `podman rmi -f`)")
+            }
+            _ => "Removing it".to_string(),
+        };
         match (t.kind, self.frees_bytes, self.frees_with_holders_bytes) {
             (Kind::Blob, _, Some(all)) => out.push_str(&format!(
                 "Removing every copy frees {}.\n",
@@ -119,11 +131,11 @@ impl WhyReport {
                 bytes(Some(all), lb, units)
             )),
             (_, Some(alone), Some(all)) if alone == all => out.push_str(&format!(
-                "Removing it frees {}.\n",
+                "{it} frees {}.\n",
                 bytes(Some(alone), lb, units)
             )),
             (_, Some(alone), Some(all)) => out.push_str(&format!(
-                "Removing it frees {} once nothing keeps it; with everything that keeps it, {}.\n",
+                "{it} frees {}; with everything else that keeps it, {}.\n",
                 bytes(Some(alone), lb, units),
                 bytes(Some(all), lb, units)
             )),
