@@ -601,8 +601,11 @@ pub fn explain(store: &Store<'_>, query: &str, found: &Found) -> WhyReport {
                     .map(|(n, _)| n)
                     .collect()
             });
-            if users.is_none() && v.in_use {
-                notes.push("podman says a container uses it, but not which (its CLI lists mount destinations only)".into());
+            let unknown = users.is_none() && v.in_use;
+            if unknown {
+                notes.push(
+                    "a container uses it, but the engine does not say which: its holders and their bytes are missing".into(),
+                );
             }
             let users = users.unwrap_or_default();
             let holders: Vec<Holder> = users
@@ -628,7 +631,7 @@ pub fn explain(store: &Store<'_>, query: &str, found: &Found) -> WhyReport {
             };
             let all = Freed {
                 bytes: alone.bytes.saturating_add(with.bytes),
-                lower_bound: alone.lower_bound || with.lower_bound,
+                lower_bound: alone.lower_bound || with.lower_bound || unknown,
             };
             (target, holders, Vec::new(), Some(alone), Some(all))
         }

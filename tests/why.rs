@@ -226,6 +226,9 @@ fn a_volume_is_kept_by_the_containers_mounting_it() {
         "{{.ID}}",
     ]);
     assert_eq!(ids(&why, "mounts"), lines(&users));
+    // podman's CLI lists mount destinations only: the CLI path asks who.
+    let cli = store.json(&["--cli-only", "why", "data"]);
+    assert_eq!(cli["holders"], why["holders"]);
     let mountpoint = store.podman(&["volume", "inspect", "--format", "{{.Mountpoint}}", "data"]);
     let bytes = du_sb(&[PathBuf::from(&mountpoint)]);
     assert_eq!(why["target"]["bytes"].as_u64(), Some(bytes));

@@ -37,6 +37,7 @@ pub fn run(args: &WhyArgs, ctx: &Ctx) -> Result<Status> {
     let warnings = Warnings::new();
     let digest = blob_digest(&args.target).filter(|_| kind.is_none_or(|k| k == Kind::Blob));
     let wants_engine = kind != Some(Kind::Blob);
+    let engine = wants_engine.then(|| ctx.engine()).transpose()?;
     let spinner = ctx.progress("measuring the store...");
     let (collected, sites) = std::thread::scope(|s| {
         let sites = s.spawn(|| {
@@ -46,31 +47,22 @@ pub fn run(args: &WhyArgs, ctx: &Ctx) -> Result<Status> {
                 locate::locate(&found, d)
             })
         });
-        let collected = wants_engine
-            .then(|| ctx.engine())
-            .transpose()
-            .map(|engine| {
-                engine.map(|e| {
-                    e.collect(
-                        Needs {
-                            images: true,
-                            containers: true,
-                            container_sizes: true,
-                            volumes: true,
-                            pods: true,
-                            ..Needs::default()
-                        },
-                        &warnings,
-                    )
-                })
-            });
+        let needs = Needs {
+            images: true,
+            containers: true,
+            container_sizes: true,
+            volumes: true,
+            pods: true,
+            ..Needs::default()
+        };
+        let collected = engine.as_ref().map(|e| e.collect(needs, &warnings));
         (
             collected,
             sites.join().expect("locating a blob does not panic"),
         )
     });
     drop(spinner);
-    let collected = collected?.filter(|c| c.reachable);
+    let collected = collected.filter(|c| c.reachable);
     if wants_engine && collected.is_none() && sites.is_empty() {
         print_notes(&warnings.notes());
         let lines = warnings.to_vec();
@@ -82,7 +74,7 @@ pub fn run(args: &WhyArgs, ctx: &Ctx) -> Result<Status> {
                 .unwrap_or("podman did not answer")
         );
     }
-    let collected = collected.unwrap_or_default();
+    let mut collected = collected.unwrap_or_default();
     let attr = projects::attribute(&collected.inventory, &config);
     let store = Store {
         inv: &collected.inventory,
@@ -90,12 +82,12 @@ pub fn run(args: &WhyArgs, ctx: &Ctx) -> Result<Status> {
         relations: &collected.relations,
     };
     let matches = why::find(&store, &args.target, kind);
-    let engine: Vec<why::Found> = if matches.exact.is_empty() && !sites.is_empty() {
+    let found: Vec<why::Found> = if matches.exact.is_empty() && !sites.is_empty() {
         Vec::new()
     } else {
         matches.best().into_iter().collect()
     };
-    let mut candidates: Vec<Candidate> = engine.iter().map(|f| why::candidate(&store, f)).collect();
+    let mut candidates: Vec<Candidate> = found.iter().map(|f| why::candidate(&store, f)).collect();
     if let (Some(d), false) = (&digest, sites.is_empty()) {
         candidates.push(Candidate {
             kind: Kind::Blob,
@@ -126,8 +118,25 @@ pub fn run(args: &WhyArgs, ctx: &Ctx) -> Result<Status> {
             )
         }
     }
-    let mut report = match engine.first() {
-        Some(found) => why::explain(&store, &args.target, found),
+    let mut report = match found.first() {
+        Some(why::Found::Volume(n)) if collected.relations.volume_users.is_none() => {
+            // podman's CLI lists mount destinations only: ask who mounts this one.
+            let name = collected.inventory.volumes[*n].name.clone();
+            match engine.as_ref().map(|e| e.volume_users(&name)) {
+                Some(Ok(Some(users))) => {
+                    collected.relations.volume_users = Some([(name, users)].into());
+                }
+                Some(Err(e)) => warnings.push(e),
+                _ => {}
+            }
+            let store = Store {
+                inv: &collected.inventory,
+                attr: &attr,
+                relations: &collected.relations,
+            };
+            why::explain(&store, &args.target, &found[0])
+        }
+        Some(f) => why::explain(&store, &args.target, f),
         None => why::explain_blob(
             &args.target,
             &digest.map(|d| d.to_string()).unwrap_or_default(),

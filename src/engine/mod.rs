@@ -305,6 +305,15 @@ impl Engine {
         }
     }
 
+    /// Ids of the containers mounting volume NAME, in one engine call;
+    /// `None` where the engine is not asked (docker).
+    pub fn volume_users(&self, name: &str) -> Result<Option<Vec<String>>, String> {
+        match self {
+            Engine::Podman(p) => p.volume_users(name).map(Some).map_err(|e| e.to_string()),
+            Engine::Docker(_) => Ok(None),
+        }
+    }
+
     /// Writable-layer bytes of just these containers, in one engine call.
     pub fn container_sizes(&self, ids: &[String]) -> Result<BTreeMap<String, u64>, String> {
         match self {

@@ -75,7 +75,9 @@ impl WhyReport {
         }
         out.push('\n');
         if self.target.kind != Kind::Blob {
-            if self.holders.is_empty() {
+            if self.holders.is_empty() && self.lower_bound {
+                out.push_str("No holder known (see the note below).\n");
+            } else if self.holders.is_empty() {
                 out.push_str("Nothing keeps it: no container, child image or pod.\n");
             } else {
                 out.push_str(&holders_table("KEPT BY", &self.holders, units));
