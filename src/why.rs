@@ -228,10 +228,12 @@ pub struct Freed {
 /// image left holds it. Read-only images cannot be removed here.
 pub fn frees(store: &Store<'_>, images: &BTreeSet<usize>, containers: &BTreeSet<usize>) -> Freed {
     let inv = store.inv;
+    // Only a removed image can take intermediates with it.
     let below: BTreeMap<usize, Vec<usize>> = inv
         .images
         .iter()
         .enumerate()
+        .filter(|_| !images.is_empty())
         .filter(|(_, img)| img.intermediate && !img.read_only)
         .map(|(i, _)| (i, descendants(store, i)))
         .collect();

@@ -354,3 +354,55 @@ fn a_blob_in_an_oci_layout_names_the_manifest_and_tag_that_reference_it() {
         .join(layer.trim_start_matches("sha256:"))
         .exists());
 }
+
+#[test]
+#[ignore = "needs podman"]
+fn compose_holders_carry_their_project_and_labels() {
+    let store = Store::build("projects");
+    for p in ["alpha", "beta"] {
+        let volume = format!("{p}_data");
+        let why = store.json(&["why", &volume]);
+        // podman-compose's own label on the volume, and on each holder.
+        let label = store.podman(&[
+            "volume",
+            "inspect",
+            "--format",
+            "{{index .Labels \"io.podman.compose.project\"}}",
+            &volume,
+        ]);
+        assert_eq!(label, p);
+        assert_eq!(why["target"]["labels"]["io.podman.compose.project"], p);
+        assert_eq!(why["target"]["row"], p);
+        let users = store.podman(&[
+            "ps",
+            "-a",
+            "--no-trunc",
+            "--filter",
+            &format!("volume={volume}"),
+            "--format",
+            "{{.ID}}",
+        ]);
+        assert_eq!(ids(&why, "mounts"), lines(&users));
+        for h in why["holders"].as_array().unwrap() {
+            let id = h["id"].as_str().unwrap();
+            let project = store.podman(&[
+                "inspect",
+                "--format",
+                "{{index .Config.Labels \"com.docker.compose.project\"}}",
+                id,
+            ]);
+            assert_eq!(h["project"], project.as_str(), "{h}");
+            assert_eq!(h["state"], "running");
+        }
+    }
+    // The base both projects' images are built on: kept by both.
+    let why = store.json(&["why", "localhost/base:1"]);
+    let projects: BTreeSet<&str> = why["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["relation"] == "child-image")
+        .filter_map(|h| h["project"].as_str())
+        .collect();
+    assert_eq!(projects, ["alpha", "beta"].into());
+}
