@@ -1019,6 +1019,25 @@ mod tests {
     }
 
     #[test]
+    fn a_container_in_a_pod_is_kept_by_its_pod() {
+        let mut inv = store();
+        inv.pods.push(crate::engine::Pod {
+            id: "pod1".into(),
+            name: "shop".into(),
+            labels: Default::default(),
+        });
+        inv.containers[1].pod = Some("pod1".into());
+        let r = explain_one(&inv, &Relations::default(), "ccc222", None);
+        assert_eq!(r.holders.len(), 1);
+        let pod = &r.holders[0];
+        assert_eq!((pod.relation, pod.name.as_str()), (Relation::Pod, "shop"));
+        assert_eq!(pod.containers, Some(1));
+        // Attribution puts a pod's containers in the pod's project.
+        assert_eq!(pod.project.as_deref(), Some("shop"));
+        assert_eq!(r.target.row.as_deref(), Some("shop"));
+    }
+
+    #[test]
     fn unmeasured_containers_make_a_lower_bound() {
         let mut inv = store();
         inv.containers[1].rw_bytes = None;
