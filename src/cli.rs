@@ -402,6 +402,9 @@ pub enum Command {
     /// image holding it). The total is `df`'s RECLAIMABLE for the kinds shown.
     /// `--format script` prints the commands as a shell script to review.
     Plan(PlanArgs),
+    /// What keeps an image, layer, volume, container or cached blob, and what removing each holder frees.
+    #[command(long_about = WHY_ABOUT, after_help = WHY_EXAMPLES)]
+    Why(WhyArgs),
     /// Remove what is safe to remove.
     #[command(subcommand)]
     Prune(PruneCommand),
@@ -414,6 +417,62 @@ pub enum Command {
     /// fish: `podman-storage shell-init fish | source`). Every other podman
     /// call passes through unchanged, exit codes included.
     ShellInit(ShellInitArgs),
+}
+
+const WHY_ABOUT: &str = "\
+What keeps TARGET on disk, and what removing each holder would free.
+
+TARGET is one of:
+  an image      name[:tag] (`app` means `app:latest`), or a full or short id
+  a layer       its storage id, or its diff digest (sha256:...), or a prefix
+  a volume      its name
+  a container   its name, or a full or short id
+  a blob        a full digest (sha256:<64 hex>) in a blob cache or OCI layout:
+                configured and well-known caches, plus any --cache PATH
+
+For an image it lists its tags and compose/Quadlet labels, the containers
+created from it (state, project) and the images built on it; for a layer the
+images holding it; for a volume the containers mounting it; for a container
+its pod, image and volumes; for a blob the index.json -> manifest path(s)
+that reference it in each layout, or that nothing does.
+
+FREES is what removing that holder alone frees, each layer counted once: an
+image goes with its containers (as `podman rmi -f`) and frees only the layers
+no other image holds. The last line gives what removing the target frees,
+and what removing it with everything that keeps it frees.
+
+A TARGET that names several objects (a short id that is also another's
+prefix, a container and a volume of one name) lists them and exits 2; so does
+one that names nothing.";
+
+const WHY_EXAMPLES: &str = "\
+Examples:
+  podman-storage why localhost/web:1      an image by name
+  podman-storage why 3f2a1b               an image, container or layer by id prefix
+  podman-storage why pgdata --kind volume a volume, where a container has that name too
+  podman-storage why sha256:0688de4d...  --cache ./oci   a blob in an OCI layout";
+
+#[derive(Debug, Args)]
+pub struct WhyArgs {
+    /// Image, layer, volume, container or blob digest (see above).
+    pub target: String,
+
+    /// Look only for this kind of object.
+    #[arg(long, value_enum)]
+    pub kind: Option<WhyKind>,
+
+    /// Also look for a blob in this cache or OCI layout (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub cache: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WhyKind {
+    Image,
+    Layer,
+    Volume,
+    Container,
+    Blob,
 }
 
 #[derive(Debug, Args)]

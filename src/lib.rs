@@ -21,5 +21,6 @@ pub mod size;
 pub mod status;
 pub mod views;
 pub mod walk;
+pub mod why;
 
 pub use status::{Status, Warnings};

@@ -19,6 +19,7 @@
 pub mod digest;
 pub mod discover;
 pub mod fscache;
+pub mod locate;
 pub mod lock;
 mod nofollow;
 pub mod oci_layout;

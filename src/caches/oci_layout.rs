@@ -379,6 +379,135 @@ fn walk_references(
     Ok(refs)
 }
 
+/// One way `index.json` reaches a blob: the tags (`org.opencontainers.image.ref.name`)
+/// of the index entry it starts from, then the indexes and manifests passed
+/// through, top first; an empty chain means `index.json` names the blob itself.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Referrer {
+    pub tags: Vec<String>,
+    pub chain: Vec<Digest>,
+}
+
+/// More paths than this to one blob say nothing more to a reader.
+const MAX_REFERRERS: usize = 64;
+
+#[derive(Debug, Deserialize)]
+struct TaggedIndex {
+    #[serde(default)]
+    manifests: Vec<TaggedEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TaggedEntry {
+    digest: String,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+}
+
+const REF_NAME: &str = "org.opencontainers.image.ref.name";
+
+/// Every path from `index.json` to `target` (at most [`MAX_REFERRERS`]);
+/// empty when nothing references it. The same walk as [`scan`]'s, keeping
+/// who references whom; an `Err` means the references are unknown.
+pub fn referrers(layout: &Path, target: &Digest) -> Result<Vec<Referrer>, String> {
+    let root = nofollow::open_root(layout).map_err(|e| nofollow::describe(layout, &e))?;
+    let file = nofollow::open_file(root.as_fd(), OsStr::new(INDEX_FILE))
+        .map_err(|e| nofollow::describe(&layout.join(INDEX_FILE), &e))?;
+    let mut text = Vec::new();
+    file.take(MAX_JSON_BYTES)
+        .read_to_end(&mut text)
+        .map_err(|e| format!("{}: {INDEX_FILE}: {e}", layout.display()))?;
+    let index: Node = serde_json::from_slice(&text)
+        .map_err(|e| format!("{}: {INDEX_FILE}: {e}", layout.display()))?;
+    let tagged: TaggedIndex = serde_json::from_slice(&text)
+        .map_err(|e| format!("{}: {INDEX_FILE}: {e}", layout.display()))?;
+    let mut tags: HashMap<String, Vec<String>> = HashMap::new();
+    for e in tagged.manifests {
+        if let Some(t) = e.annotations.get(REF_NAME) {
+            tags.entry(e.digest).or_default().push(t.clone());
+        }
+    }
+    // Who references each digest; `None` is index.json.
+    let mut parents: HashMap<Digest, BTreeSet<Option<Digest>>> = HashMap::new();
+    let mut expanded: HashSet<Digest> = HashSet::new();
+    let mut dirs: Option<BlobDirs> = None;
+    let mut queue = vec![(None, children(&index, layout, INDEX_FILE)?)];
+    while let Some((parent, visits)) = queue.pop() {
+        for v in visits {
+            parents
+                .entry(v.digest.clone())
+                .or_default()
+                .insert(parent.clone());
+            if !v.parse || !expanded.insert(v.digest.clone()) {
+                continue;
+            }
+            if dirs.is_none() {
+                dirs = Some(
+                    BlobDirs::open(root.as_fd())
+                        .map_err(|e| nofollow::describe(&layout.join(BLOBS_DIR), &e))?,
+                );
+            }
+            let dir = dirs.as_ref().and_then(|d| d.dir(v.digest.algorithm()));
+            let opened = dir.map(|dir| nofollow::open_file(dir, OsStr::new(v.digest.hex())));
+            let file = match opened {
+                Some(Ok(f)) => f,
+                Some(Err(e)) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(nofollow::describe(&blob_path(layout, &v.digest), &e))
+                }
+                _ if v.optional => continue,
+                _ => {
+                    return Err(format!(
+                        "{}: manifest {} referenced by {} is missing, so the blobs it references are unknown",
+                        layout.display(),
+                        v.digest,
+                        v.from
+                    ))
+                }
+            };
+            let what = format!("manifest {}", v.digest);
+            let node =
+                read_json(file, &what, 0).map_err(|e| format!("{}: {e}", layout.display()))?;
+            queue.push((Some(v.digest.clone()), children(&node, layout, &what)?));
+        }
+    }
+    let mut chains = Vec::new();
+    paths_up(target, &parents, &mut vec![], &mut chains);
+    Ok(chains
+        .into_iter()
+        .map(|chain| {
+            let top = chain.first().unwrap_or(target).to_string();
+            Referrer {
+                tags: tags.get(&top).cloned().unwrap_or_default(),
+                chain,
+            }
+        })
+        .collect())
+}
+
+/// Depth-first from `d` up to `index.json`; `below` holds the digests
+/// between `d` and the target, nearest first (and guards against cycles).
+fn paths_up(
+    d: &Digest,
+    parents: &HashMap<Digest, BTreeSet<Option<Digest>>>,
+    below: &mut Vec<Digest>,
+    out: &mut Vec<Vec<Digest>>,
+) {
+    for p in parents.get(d).into_iter().flatten() {
+        if out.len() >= MAX_REFERRERS {
+            return;
+        }
+        match p {
+            None => out.push(below.iter().rev().cloned().collect()),
+            Some(p) if below.contains(p) => {}
+            Some(p) => {
+                below.push(p.clone());
+                paths_up(p, parents, below, out);
+                below.pop();
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,5 +539,66 @@ mod tests {
             err.starts_with("/lay/out: index.json: invalid digest"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn referrers_name_every_path_from_the_index_with_its_tags() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = dir.path().join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        let hex = |c: char| c.to_string().repeat(64);
+        let (layer, config, manifest, nested, orphan) =
+            (hex('1'), hex('2'), hex('3'), hex('4'), hex('5'));
+        let put = |name: &str, text: String| std::fs::write(blobs.join(name), text).unwrap();
+        put(&layer, "layer".into());
+        put(&config, "{}".into());
+        put(&orphan, "nobody".into());
+        put(
+            &manifest,
+            format!(
+                r#"{{"config":{{"digest":"sha256:{config}"}},"layers":[{{"digest":"sha256:{layer}"}}]}}"#
+            ),
+        );
+        put(
+            &nested,
+            format!(r#"{{"manifests":[{{"digest":"sha256:{manifest}"}}]}}"#),
+        );
+        std::fs::write(
+            dir.path().join(LAYOUT_FILE),
+            r#"{"imageLayoutVersion":"1.0.0"}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join(INDEX_FILE),
+            format!(
+                r#"{{"manifests":[{{"digest":"sha256:{nested}","annotations":{{"{REF_NAME}":"v1"}}}},{{"digest":"sha256:{manifest}"}}]}}"#
+            ),
+        )
+        .unwrap();
+        let d = |h: &str| format!("sha256:{h}").parse::<Digest>().unwrap();
+        let refs = referrers(dir.path(), &d(&layer)).unwrap();
+        assert_eq!(
+            refs,
+            [
+                Referrer {
+                    tags: vec![],
+                    chain: vec![d(&manifest)]
+                },
+                Referrer {
+                    tags: vec!["v1".into()],
+                    chain: vec![d(&nested), d(&manifest)]
+                },
+            ]
+        );
+        // index.json names the nested index itself: an empty chain.
+        let top = referrers(dir.path(), &d(&nested)).unwrap();
+        assert_eq!(
+            top,
+            [Referrer {
+                tags: vec!["v1".into()],
+                chain: vec![]
+            }]
+        );
+        assert!(referrers(dir.path(), &d(&orphan)).unwrap().is_empty());
     }
 }

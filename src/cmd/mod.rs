@@ -11,6 +11,7 @@ mod plan;
 mod prune;
 mod shell_init;
 mod snapshot;
+mod why;
 
 use std::io::Write;
 
@@ -211,6 +212,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<Status> {
             ctx,
             &[PlanKind::Container, PlanKind::Image, PlanKind::Volume],
         ),
+        Command::Why(args) => why::run(&args, ctx),
         Command::Snapshot(args) => snapshot::run(&args, ctx),
         Command::Growth(args) => growth::run(&args, ctx),
     }

@@ -101,6 +101,7 @@ fn collect_any(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
                     reachable: true,
                     metadata,
                     build_leftovers,
+                    relations: state.relations(),
                     ..Collected::default()
                 };
             }
@@ -200,6 +201,7 @@ fn collect_cli(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
         out.inventory.layers = resolved.layers;
         out.inventory.images = resolved.images;
         out.approximate_layers = resolved.approximate;
+        out.relations.image_parents = Some(resolved.parents);
     }
     if let Some(volumes) = volumes {
         let dangling: Option<BTreeSet<&str>> = dangling
@@ -322,6 +324,8 @@ struct ResolvedImages {
     images: Vec<Image>,
     /// Some shared bytes are estimated from image totals.
     approximate: bool,
+    /// Image id -> its parent's id, as `podman images` says.
+    parents: BTreeMap<String, String>,
 }
 
 /// Every image's layers with exact sizes from podman's public output:
@@ -440,10 +444,16 @@ fn resolve_inspected<'scope, 'env>(
             read_only: e.read_only,
         });
     }
+    let parents = entries
+        .iter()
+        .filter(|e| !e.parent_id.is_empty())
+        .map(|e| (e.id.clone(), e.parent_id.clone()))
+        .collect();
     ResolvedImages {
         layers,
         images,
         approximate,
+        parents,
     }
 }
 

@@ -33,6 +33,21 @@ pub fn has_child(images: &[TreeImage<'_>]) -> Vec<bool> {
         .collect()
 }
 
+/// For each image, the index of its parent by the same rule (the first
+/// found), as `podman images` prints `ParentId`.
+pub fn parents(images: &[TreeImage<'_>]) -> Vec<Option<usize>> {
+    images
+        .iter()
+        .enumerate()
+        .map(|(j, child)| {
+            images
+                .iter()
+                .enumerate()
+                .position(|(i, parent)| i != j && is_parent_of(parent, child))
+        })
+        .collect()
+}
+
 fn is_parent_of(parent: &TreeImage<'_>, child: &TreeImage<'_>) -> bool {
     let layered = match (parent.layers.last(), child.layers.split_last()) {
         (Some(top), Some((child_top, below))) => child_top == top || below.last() == Some(top),

@@ -337,7 +337,50 @@ fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
 
+/// Links the inventory leaves out, read from the same records: `why`
+/// needs them, the figures do not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Relations {
+    /// Layer id -> the uncompressed diff digest of the image layer.
+    pub diff_ids: BTreeMap<String, String>,
+    /// Volume name -> ids of the existing containers that mount it; `None`
+    /// when the source does not say (podman's CLI prints destinations only).
+    pub volume_users: Option<BTreeMap<String, Vec<String>>>,
+    /// Image id -> its parent's id by c/common's layer tree (the parent
+    /// `podman images` prints); `None` when the source does not say.
+    pub image_parents: Option<BTreeMap<String, String>>,
+}
+
 impl LocalState {
+    pub fn relations(&self) -> Relations {
+        let mut diff_ids = BTreeMap::new();
+        for img in self.store.images.values() {
+            for (layer, diff) in img.layers.iter().zip(&img.config.diff_ids) {
+                diff_ids.insert(layer.clone(), diff.clone());
+            }
+        }
+        let stored: Vec<(&String, &store::StoredImage)> = self.store.images.iter().collect();
+        let tree: Vec<TreeImage<'_>> = stored
+            .iter()
+            .map(|(_, img)| TreeImage {
+                layers: &img.layers,
+                diff_ids: &img.config.diff_ids,
+                history: &img.config.history,
+            })
+            .collect();
+        let image_parents = layers::parents(&tree)
+            .into_iter()
+            .zip(&stored)
+            .filter_map(|(p, (id, _))| Some(((*id).clone(), stored[p?].0.clone())))
+            .collect();
+        let users = self.libpod.volumes.iter();
+        Relations {
+            diff_ids,
+            volume_users: Some(users.map(|v| (v.name.clone(), v.users.clone())).collect()),
+            image_parents: Some(image_parents),
+        }
+    }
+
     /// Each libpod container's log driver and file, by container id. The
     /// writable layer walked here is the diff alone: no log in it.
     pub fn log_configs(&self) -> BTreeMap<String, super::logs::LogConfig> {

@@ -315,6 +315,8 @@ pub struct Collected {
     /// Build leftovers, each path measured; `None` when not asked for.
     /// External containers are here, not in the inventory's figures.
     pub build_leftovers: Option<Vec<build_cache::Leftover>>,
+    /// Who uses what, where the source says (`why`); empty otherwise.
+    pub relations: local::Relations,
 }
 
 /// Sources that were asked for and did not answer.
@@ -376,6 +378,15 @@ impl Engine {
                 .map(|l| Some(l.configs))
                 .map_err(|e| e.to_string()),
             _ => Ok(None),
+        }
+    }
+
+    /// Ids of the containers mounting volume NAME, in one engine call;
+    /// `None` where the engine is not asked (docker).
+    pub fn volume_users(&self, name: &str) -> Result<Option<Vec<String>>, String> {
+        match self {
+            Engine::Podman(p) => p.volume_users(name).map(Some).map_err(|e| e.to_string()),
+            Engine::Docker(_) => Ok(None),
         }
     }
 

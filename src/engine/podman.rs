@@ -162,6 +162,15 @@ impl Podman {
         })
     }
 
+    /// Ids of the containers that mount volume NAME: `ps` itself prints
+    /// mount destinations only, its `volume=` filter knows the names.
+    pub fn volume_users(&self, name: &str) -> Result<Vec<String>, PodmanError> {
+        let filter = format!("volume={name}");
+        let args = ["ps", "-a", "--filter", &filter, "--format", "json"];
+        let list: Vec<ContainerEntry> = self.call_json(&args)?;
+        Ok(list.into_iter().map(|c| c.id).collect())
+    }
+
     /// `podman ps -a --size` for just these containers (one call; podman ORs
     /// repeated `id` filters), so the detail view measures only what it shows.
     pub fn container_sizes(&self, ids: &[String]) -> Result<BTreeMap<String, u64>, PodmanError> {

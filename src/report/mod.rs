@@ -10,6 +10,7 @@ pub mod overview;
 pub mod plan;
 pub mod prometheus;
 pub mod table;
+pub mod why;
 
 use serde::Serialize;
 

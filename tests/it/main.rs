@@ -30,3 +30,4 @@ mod setups;
 mod shell;
 mod store_metadata;
 mod terminal;
+mod why;

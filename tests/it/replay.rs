@@ -218,3 +218,61 @@ fn overview_with_config_and_workspaces() {
         assert_eq!(v["workspaces"].as_array().unwrap().len(), 2);
     });
 }
+
+/// `why` over the recordings: per scenario, the targets it has.
+const WHY_TARGETS: &[(&str, &[&str])] = &[
+    ("base-derived", &["localhost/base:1", "app1:1", "running"]),
+    ("volumes-dangling", &["localhost/tool:1", "data", "spare"]),
+    ("one-image", &["solo:1"]),
+];
+
+#[test]
+fn why_over_every_recorded_scenario() {
+    let mut seen = 0;
+    for dir in scenarios() {
+        let version = dir
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let scenario = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let Some((_, targets)) = WHY_TARGETS.iter().find(|(s, _)| *s == scenario) else {
+            continue;
+        };
+        for target in *targets {
+            seen += 1;
+            let name = format!(
+                "{version}__{scenario}__why_{}",
+                target.replace([':', '/'], "_")
+            );
+            let (code, table, stderr) = replay(&dir, &["why", target]);
+            assert_eq!(code, 0, "{name}: {stderr}");
+            insta::assert_snapshot!(
+                name.clone(),
+                format!("exit: {code}\n--- stdout\n{table}--- stderr\n{stderr}")
+            );
+            let (_, json, _) = replay(&dir, &["--format", "json", "why", target]);
+            let (_, cli, _) = replay(&dir, &["--cli-only", "--format", "json", "why", target]);
+            let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+            let c: serde_json::Value = serde_json::from_str(&cli).unwrap();
+            assert_eq!(v["schema"], 1, "{name}");
+            // Both paths find the same object and, except for volumes
+            // (podman's CLI does not say who mounts one), the same holders.
+            assert_eq!(v["target"]["id"], c["target"]["id"], "{name}");
+            if v["target"]["kind"] != "volume" {
+                let holders = |v: &serde_json::Value| -> Vec<(String, String)> {
+                    v["holders"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|h| (h["relation"].to_string(), h["id"].to_string()))
+                        .collect()
+                };
+                assert_eq!(holders(&v), holders(&c), "{name}");
+            }
+        }
+    }
+    assert!(seen >= 10, "only {seen} why targets replayed");
+}
