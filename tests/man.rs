@@ -14,7 +14,9 @@ use clap::CommandFactory;
 /// `podman-storage.1` for the root, `podman-storage-SUB.1` per subcommand
 /// (and `podman-storage-prune-caches.1` for nested ones).
 fn pages() -> Vec<(String, String)> {
-    let mut root = cli::Cli::command();
+    // The long version names the commit: pages keep the short one, so they
+    // do not go stale with every commit.
+    let mut root = cli::Cli::command().long_version(None::<&str>);
     // Propagates the global flags into every subcommand page.
     root.build();
     let mut out = Vec::new();
