@@ -62,10 +62,28 @@ fn hide_globals(cmd: clap::Command, globals: &[clap::Arg]) -> clap::Command {
     })
 }
 
+/// The podman versions, users, drivers and databases the real-setups tests
+/// run (README "Tested setups").
+pub const TESTED_WITH: &str = "\
+tested with:
+  podman 4.3.1 (Debian 12): root overlay, rootless vfs; BoltDB
+  podman 5.4.2 (Debian 13): root and rootless overlay; SQLite, BoltDB";
+
+/// `--version`: the version, the commit it was built from (build.rs) and
+/// what it is tested with. `-V` stays one line.
+fn long_version() -> String {
+    let commit = option_env!("PODMAN_STORAGE_COMMIT").unwrap_or("unknown");
+    format!(
+        "{}\ncommit {commit}\n{TESTED_WITH}",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "podman-storage",
     version,
+    long_version = long_version(),
     about = ABOUT,
     long_about = LONG_ABOUT,
     after_help = EXIT_CODES,

@@ -12,8 +12,10 @@ use std::path::{Path, PathBuf};
 /// `podman-storage.1` for the root, `podman-storage-SUB.1` per subcommand
 /// (and `podman-storage-prune-caches.1` for nested ones).
 fn pages() -> Vec<(String, String)> {
-    let mut root = cli::command();
-    // Subcommand pages list their own options; the root page the globals.
+    // The long version names the commit: pages keep the short one, so they
+    // do not go stale with every commit. Subcommand pages list their own
+    // options; the root page the globals.
+    let mut root = cli::command().long_version(None::<&str>);
     root.build();
     let mut out = Vec::new();
     fn walk(cmd: &clap::Command, prefix: &str, out: &mut Vec<(String, String)>) {
