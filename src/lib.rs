@@ -16,8 +16,10 @@ pub mod history;
 pub mod projects;
 pub mod report;
 pub mod runner;
+pub mod select;
 pub mod size;
 pub mod status;
+pub mod timestamp;
 pub mod walk;
 
 pub use status::{Status, Warnings};

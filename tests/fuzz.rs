@@ -1825,6 +1825,7 @@ fn regression_engine_sizes_past_u64_saturate() {
             },
         );
         inv.images.push(Image {
+            created: None,
             id: format!("{i:064x}"),
             names: vec![format!("localhost/{key}:1")],
             layers: vec![key.to_string()],
@@ -1835,6 +1836,7 @@ fn regression_engine_sizes_past_u64_saturate() {
             read_only: false,
         });
         inv.containers.push(Container {
+            created: None,
             id: format!("{:064x}", i + 10),
             name: key.to_string(),
             image: String::new(),
@@ -1848,6 +1850,7 @@ fn regression_engine_sizes_past_u64_saturate() {
             log: None,
         });
         inv.volumes.push(Volume {
+            created: None,
             name: key.to_string(),
             mountpoint: String::new(),
             labels: Default::default(),

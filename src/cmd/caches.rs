@@ -3,9 +3,12 @@
 use anyhow::Result;
 use podman_storage::caches::registry::RegistryReport;
 use podman_storage::caches::{self, BlobCount, CacheReport, Kind};
+use podman_storage::report::engine::ago;
 use podman_storage::report::table::{Align, Table};
 use podman_storage::report::{to_json, SCHEMA};
+use podman_storage::select::{Shown, SortKey, SortValues};
 use podman_storage::size::{self, Units};
+use podman_storage::timestamp::{self, Timestamp};
 use podman_storage::Status;
 use serde::Serialize;
 
@@ -17,17 +20,23 @@ struct CachesView<'a> {
     schema: u32,
     caches: &'a [CacheReport],
     total_bytes: u64,
+    /// `--sort`, `--top`: absent when neither was given.
+    #[serde(skip_serializing_if = "Shown::is_default")]
+    selection: &'a Shown,
     warnings: &'a [String],
 }
 
 pub fn run(args: &crate::cli::CachesArgs, ctx: &Ctx) -> Result<Status> {
+    let sel = super::sorting(&args.sort);
+    sel.check("caches", &[SortKey::Size, SortKey::Used, SortKey::Name])
+        .map_err(anyhow::Error::msg)?;
     let found = if args.paths.is_empty() {
         caches::discover(&ctx.config()?.caches.paths)
     } else {
         caches::discover::from_arguments(&args.paths)
     };
     let spinner = ctx.progress("inspecting caches...");
-    let reports = caches::inspect_all(&found);
+    let mut reports = caches::inspect_all(&found);
     drop(spinner);
     let (total, mut warnings) = caches::total_bytes(&reports);
     let mut failed = false;
@@ -41,16 +50,29 @@ pub fn run(args: &crate::cli::CachesArgs, ctx: &Ctx) -> Result<Status> {
             )
         }));
     }
+    // The total (above) covers every cache; the selection only what is listed.
+    let shown = sel.apply(&mut reports, |r| SortValues {
+        name: r.path.display().to_string(),
+        size: Some(r.bytes),
+        used: r.last_used,
+        ..SortValues::default()
+    });
+    let now = timestamp::now();
     ctx.emit(
         || {
             to_json(&CachesView {
                 schema: SCHEMA,
                 caches: &reports,
                 total_bytes: total,
+                selection: &shown,
                 warnings: &warnings,
             })
         },
-        || render(&reports, total, ctx.units()),
+        || {
+            let mut out = render(&reports, total, ctx.units(), now);
+            out.extend(shown.footer("cache"));
+            out
+        },
     )?;
     print_warnings(&warnings);
     // Missing blobs and nested caches are facts about the caches, not
@@ -69,7 +91,7 @@ fn count(c: Option<BlobCount>, units: Units) -> String {
     }
 }
 
-fn render(reports: &[CacheReport], total: u64, units: Units) -> String {
+fn render(reports: &[CacheReport], total: u64, units: Units, now: Timestamp) -> String {
     if reports.is_empty() {
         return "no blob caches found: pass a PATH, or list them in the config's [caches] paths\n"
             .to_string();
@@ -82,6 +104,7 @@ fn render(reports: &[CacheReport], total: u64, units: Units) -> String {
         ("REFERENCED", Align::Right),
         ("ORPHANS", Align::Right),
         ("TEMP", Align::Right),
+        ("LAST USED", Align::Left),
     ]);
     for r in reports {
         let blobs = match r.kind {
@@ -106,6 +129,7 @@ fn render(reports: &[CacheReport], total: u64, units: Units) -> String {
             count(r.referenced, units),
             count(r.orphans, units),
             temp,
+            ago(r.last_used, now),
         ]);
     }
     t.row([

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use podman_storage::report::table::{Align, Table};
 use podman_storage::report::{self, SCHEMA};
+use podman_storage::select::{Selection, Shown, SortKey, SortValues};
 use podman_storage::size::{self, Units};
 use podman_storage::walk::{self, Usage, WalkError, WalkOptions};
 use podman_storage::Status;
@@ -20,13 +21,17 @@ pub fn run(args: &crate::cli::DuArgs, ctx: &Ctx) -> Result<Status> {
     let spinner = ctx.progress("walking...");
     let usages = walk::measure(&args.paths, &opts);
     drop(spinner);
-    let report = DuReport::new(&args.paths, &usages);
+    let sel = super::sorting(&args.sort);
+    sel.check("du", &[SortKey::Size, SortKey::Name])
+        .map_err(anyhow::Error::msg)?;
+    let mut report = DuReport::new(&args.paths, &usages);
+    report.select(&sel);
     super::print_warnings(&report.warnings);
     ctx.emit(
         || report::to_json(&report),
         || render_table(&report, ctx.units()),
     )?;
-    Ok(if report.paths.iter().any(|p| p.incomplete) {
+    Ok(if report.all.incomplete {
         Status::Partial
     } else {
         Status::Complete
@@ -41,7 +46,21 @@ struct DuReport {
     /// Sum of the paths' `disk_bytes`.
     total_bytes: u64,
     total_apparent_bytes: u64,
+    /// `--sort`, `--top`: absent when neither was given.
+    #[serde(skip_serializing_if = "Shown::is_default")]
+    selection: Shown,
     warnings: Vec<String>,
+    /// Of every path, listed or not (the TOTAL row covers them all).
+    #[serde(skip)]
+    all: AllPaths,
+}
+
+#[derive(Debug, Default)]
+struct AllPaths {
+    count: usize,
+    files: u64,
+    dirs: u64,
+    incomplete: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -94,9 +113,25 @@ impl DuReport {
                 .iter()
                 .map(|r| r.apparent_bytes)
                 .fold(0, u64::saturating_add),
+            all: AllPaths {
+                count: rows.len(),
+                files: rows.iter().map(|r| r.files).sum(),
+                dirs: rows.iter().map(|r| r.dirs).sum(),
+                incomplete: rows.iter().any(|r| r.incomplete),
+            },
             paths: rows,
+            selection: Shown::default(),
             warnings,
         }
+    }
+
+    /// `--sort size` orders by bytes on disk, as the total counts them.
+    fn select(&mut self, sel: &Selection) {
+        self.selection = sel.apply(&mut self.paths, |r| SortValues {
+            name: r.path.clone(),
+            size: Some(r.disk_bytes),
+            ..SortValues::default()
+        });
     }
 }
 
@@ -150,23 +185,19 @@ fn render_table(report: &DuReport, units: Units) -> String {
             mark.to_string(),
         ]);
     }
-    let incomplete = report.paths.iter().any(|r| r.incomplete);
-    if report.paths.len() > 1 {
+    let incomplete = report.all.incomplete;
+    if report.all.count > 1 {
         table.row([
             "TOTAL".to_string(),
             size::display(report.total_apparent_bytes, units),
             size::display(report.total_bytes, units),
-            report
-                .paths
-                .iter()
-                .map(|r| r.files)
-                .sum::<u64>()
-                .to_string(),
-            report.paths.iter().map(|r| r.dirs).sum::<u64>().to_string(),
+            report.all.files.to_string(),
+            report.all.dirs.to_string(),
             if incomplete { INCOMPLETE_MARK } else { "" }.to_string(),
         ]);
     }
     let mut out = table.render();
+    out.extend(report.selection.footer("path"));
     if report.paths.iter().any(PathRow::counted_earlier) {
         out.push_str(&format!(
             "{COUNTED_EARLIER_MARK} inside an earlier path (or the same): counted there\n"

@@ -5,7 +5,8 @@ use podman_storage::account::ComponentKind;
 use podman_storage::engine::collect::{Collected, Failed, Needs};
 use podman_storage::report::engine::{ContainersView, DfDetail, DfReport, ImagesView, VolumesView};
 use podman_storage::report::to_json;
-use podman_storage::{account, caches, Status, Warnings};
+use podman_storage::select::{Members, Selection, SortKey::*};
+use podman_storage::{account, caches, projects, timestamp, Status, Warnings};
 
 use super::{print_notes, print_warnings, Ctx};
 
@@ -115,52 +116,102 @@ pub fn df(ctx: &Ctx) -> Result<Status> {
     )
 }
 
-pub fn images(ctx: &Ctx) -> Result<Status> {
+/// `--project`: what the inventory needs for the overview's attribution
+/// (containers and pods decide which projects exist and own what).
+fn for_project(needs: Needs, sel: &Selection) -> Needs {
+    if sel.project.is_none() {
+        return needs;
+    }
+    Needs {
+        images: true,
+        containers: true,
+        volumes: true,
+        pods: true,
+        ..needs
+    }
+}
+
+/// The objects `--project` keeps, attributed as the overview does.
+fn members(ctx: &Ctx, c: &Collected, sel: &Selection) -> Result<Option<Members>> {
+    let Some(id) = &sel.project else {
+        return Ok(None);
+    };
+    let attr = projects::attribute(&c.inventory, &ctx.config()?);
+    Ok(Some(
+        Members::of(&c.inventory, &attr, id).map_err(anyhow::Error::msg)?,
+    ))
+}
+
+pub fn images(ctx: &Ctx, sel: &Selection) -> Result<Status> {
+    sel.check("images", &[Size, Unique, Created, Used, Name])
+        .map_err(anyhow::Error::msg)?;
     let warnings = Warnings::new();
     let needs = Needs {
         images: true,
         containers: true,
         ..Needs::default()
     };
-    let c = gather(ctx, needs, &warnings, |f| f.images)?;
-    let view = ImagesView::new(account::images(&c.inventory), warnings.to_vec());
+    let c = gather(ctx, for_project(needs, sel), &warnings, |f| f.images)?;
+    let members = members(ctx, &c, sel)?;
+    let mut view = ImagesView::new(account::images(&c.inventory), warnings.to_vec());
+    view.select(&c.inventory, members.as_ref(), sel);
+    let now = timestamp::now();
     finish(
         ctx,
         &warnings,
         || to_json(&view),
-        || view.table(ctx.units()),
+        || view.table_at(ctx.units(), now),
     )
 }
 
-pub fn containers(ctx: &Ctx, size: bool) -> Result<Status> {
+pub fn containers(ctx: &Ctx, size: bool, sel: &Selection) -> Result<Status> {
+    sel.check("containers", &[Size, Created, Name])
+        .map_err(anyhow::Error::msg)?;
     let warnings = Warnings::new();
     let needs = Needs {
         containers: true,
-        container_sizes: size,
+        // Sorting by size needs the sizes.
+        container_sizes: size || sel.sort == Some(Size),
         ..Needs::default()
     };
-    let c = gather(ctx, needs, &warnings, |f| f.containers)?;
-    let view = ContainersView::new(&c.inventory.containers, warnings.to_vec());
+    let c = gather(ctx, for_project(needs, sel), &warnings, |f| f.containers)?;
+    let members = members(ctx, &c, sel)?;
+    let view = ContainersView::selected(
+        &c.inventory.containers,
+        members.as_ref(),
+        sel,
+        warnings.to_vec(),
+    );
+    let now = timestamp::now();
     finish(
         ctx,
         &warnings,
         || to_json(&view),
-        || view.table(ctx.units()),
+        || view.table_at(ctx.units(), now),
     )
 }
 
-pub fn volumes(ctx: &Ctx) -> Result<Status> {
+pub fn volumes(ctx: &Ctx, sel: &Selection) -> Result<Status> {
+    sel.check("volumes", &[Size, Created, Name])
+        .map_err(anyhow::Error::msg)?;
     let warnings = Warnings::new();
     let needs = Needs {
         volumes: true,
         ..Needs::default()
     };
-    let c = gather(ctx, needs, &warnings, |f| f.volumes)?;
-    let view = VolumesView::new(c.inventory.volumes, warnings.to_vec());
+    let c = gather(ctx, for_project(needs, sel), &warnings, |f| f.volumes)?;
+    let members = members(ctx, &c, sel)?;
+    let view = VolumesView::selected(
+        c.inventory.volumes.clone(),
+        members.as_ref(),
+        sel,
+        warnings.to_vec(),
+    );
+    let now = timestamp::now();
     finish(
         ctx,
         &warnings,
         || to_json(&view),
-        || view.table(ctx.units()),
+        || view.table_at(ctx.units(), now),
     )
 }

@@ -269,6 +269,7 @@ fn collect_cli(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
                 bytes: None,
                 approximate: false,
                 lower_bound: false,
+                created: v.created_at,
             })
             .collect();
         // Walking the mountpoints podman printed measures the disk; it
@@ -391,6 +392,7 @@ fn to_container(c: &ContainerEntry, trouble: Option<&SizeTrouble>) -> Container 
             .and_then(|s| u64::try_from(s.rw_size).ok()),
         lower_bound: troubled,
         log: None,
+        created: c.created,
     }
 }
 
@@ -516,6 +518,7 @@ fn resolve_inspected<'scope, 'env>(
             labels: e.labels.clone(),
             intermediate: e.names.is_empty() && parents.contains(e.id.as_str()),
             read_only: e.read_only,
+            created: e.created,
         });
     }
     ResolvedImages {
@@ -1065,6 +1068,7 @@ mod tests {
 
     fn entry(id: &str, parent: &str) -> ImageEntry {
         ImageEntry {
+            created: None,
             id: id.into(),
             parent_id: parent.into(),
             names: Vec::new(),

@@ -40,6 +40,7 @@ use super::collect::{chain_keys, segment_sizes, Collected, Failed, Needs};
 use super::{Container, ContainerState, Image, Labels, Layer, LayerKey, Volume};
 use crate::runner::{Argv, RunError, Runner};
 use crate::size::{self, Reading};
+use crate::timestamp::Timestamp;
 use crate::Warnings;
 
 const INSTALL_HINT: &str = "is docker installed? (Debian/Ubuntu: apt-get install -y docker.io, \
@@ -477,6 +478,9 @@ pub struct ImageLine {
     /// Rounded text (`7.38MB`); only used when `docker image inspect` fails.
     #[serde(default)]
     pub size: String,
+    /// Go's `String()` form: `2026-11-24 04:33:05 +0000 UTC`.
+    #[serde(default, deserialize_with = "crate::timestamp::go_time")]
+    pub created_at: Option<Timestamp>,
 }
 
 impl ImageLine {
@@ -506,6 +510,8 @@ pub struct ImageDetails {
     pub root_fs: RootFs,
     #[serde(default)]
     pub config: Option<ImageConfig>,
+    #[serde(default, deserialize_with = "crate::timestamp::go_time")]
+    pub created: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -537,6 +543,8 @@ pub struct ContainerLine {
     /// `k=v,k2=v2`: see [`parse_label_list`].
     #[serde(default)]
     pub labels: String,
+    #[serde(default, deserialize_with = "crate::timestamp::go_time")]
+    pub created_at: Option<Timestamp>,
 }
 
 impl ContainerLine {
@@ -570,6 +578,7 @@ impl ContainerLine {
             rw_bytes: None,
             lower_bound: false,
             log: None,
+            created: self.created_at,
         }
     }
 }
@@ -605,6 +614,8 @@ pub struct ContainerDetails {
     /// Only with `--size`.
     #[serde(default)]
     pub size_rw: Option<i64>,
+    #[serde(default, deserialize_with = "crate::timestamp::go_time")]
+    pub created: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -644,6 +655,7 @@ impl ContainerDetails {
             rw_bytes: self.size_rw.and_then(|b| u64::try_from(b).ok()),
             lower_bound: false,
             log: None,
+            created: self.created,
         }
     }
 }
@@ -682,6 +694,8 @@ pub struct VolumeDetails {
     pub name: String,
     #[serde(default, deserialize_with = "null_as_default")]
     pub labels: Labels,
+    #[serde(default, deserialize_with = "crate::timestamp::go_time")]
+    pub created_at: Option<Timestamp>,
 }
 
 /// Splits docker's `k=v,k2=v2` label list. The format is ambiguous: a value
@@ -787,6 +801,7 @@ pub fn resolve_images(lines: &[ImageLine], details: Option<&[ImageDetails]>) -> 
                     // metadata, which then sits in the top segment.
                     metadata_bytes: 0,
                     labels: d.config.clone().unwrap_or_default().labels,
+                    created: d.created.or(line.created_at),
                 });
             }
             None => {
@@ -812,6 +827,7 @@ pub fn resolve_images(lines: &[ImageLine], details: Option<&[ImageDetails]>) -> 
                     labels: Labels::new(),
                     intermediate: false,
                     read_only: false,
+                    created: line.created_at,
                 });
             }
         }
@@ -831,8 +847,10 @@ fn to_volumes(
     sizes: Option<&BTreeMap<String, Reading>>,
     warnings: &Warnings,
 ) -> Vec<Volume> {
-    let mut labels: BTreeMap<String, Labels> =
-        details.into_iter().map(|d| (d.name, d.labels)).collect();
+    let mut labels: BTreeMap<String, (Labels, Option<Timestamp>)> = details
+        .into_iter()
+        .map(|d| (d.name, (d.labels, d.created_at)))
+        .collect();
     let dangling: Option<BTreeSet<&str>> = dangling.map(|d| d.iter().map(String::as_str).collect());
     lines
         .into_iter()
@@ -855,13 +873,15 @@ fn to_volumes(
                     None
                 }
             };
+            let (labels, created) = labels
+                .remove(&l.name)
+                .unwrap_or_else(|| (parse_label_list(&l.labels), None));
             Volume {
                 in_use: dangling
                     .as_ref()
                     .is_none_or(|d| !d.contains(l.name.as_str())),
-                labels: labels
-                    .remove(&l.name)
-                    .unwrap_or_else(|| parse_label_list(&l.labels)),
+                labels,
+                created,
                 name: l.name,
                 mountpoint: l.mountpoint,
                 approximate: bytes.is_some(),
