@@ -40,6 +40,8 @@ fn replay(dir: &Path, args: &[&str]) -> (i32, String, String) {
         .env_clear()
         .env("PATH", "/nonexistent")
         .env("HOME", "/nonexistent")
+        // Ages (CREATED, LAST USED) from a fixed now, not the day the test runs.
+        .env("PODMAN_STORAGE_NOW", "2026-12-01T00:00:00Z")
         .arg("--replay")
         .arg(dir)
         .args(args)
@@ -137,6 +139,47 @@ fn every_view_of_every_recorded_scenario() {
             }
         }
     }
+}
+
+/// CREATED from the store's records (images.json, libpod's database) and
+/// from podman's JSON: every image, container and volume has one, and the
+/// two paths give the same, on podman 4.3 (bolt) and 5.4 (SQLite).
+#[test]
+fn both_paths_give_every_object_the_same_creation_time() {
+    let mut seen = 0;
+    for dir in scenarios() {
+        for (view, list, key) in [
+            ("images", "images", "id"),
+            ("containers", "containers", "id"),
+            ("volumes", "volumes", "name"),
+        ] {
+            let created = |extra: &[&str]| -> Vec<(String, String)> {
+                let args: Vec<&str> = extra
+                    .iter()
+                    .copied()
+                    .chain(["--format", "json", view])
+                    .collect();
+                let (code, stdout, stderr) = replay(&dir, &args);
+                assert_eq!(code, 0, "{dir:?} {args:?}: {stderr}");
+                let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+                v[list]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|o| {
+                        let t = o["created"].as_str().unwrap_or_else(|| {
+                            panic!("{dir:?} {args:?}: {} has no creation time", o[key])
+                        });
+                        (o[key].as_str().unwrap().to_string(), t.to_string())
+                    })
+                    .collect()
+            };
+            let store = created(&[]);
+            assert_eq!(store, created(&["--cli-only"]), "{dir:?} {view}");
+            seen += store.len();
+        }
+    }
+    assert!(seen >= 20, "the fixtures hold objects to compare: {seen}");
 }
 
 #[test]
