@@ -520,7 +520,7 @@ fn sort_by_size_and_top_keep_the_total_whole() {
     let names: Vec<&OsStr> = vec!["small".as_ref(), "large".as_ref(), "middle".as_ref()];
     let du = gnu_du(tmp.path(), &["-s", "-B1"], &names);
     let mut by_du = du.clone();
-    by_du.sort_by(|a, b| b.1.cmp(&a.1));
+    by_du.sort_by_key(|d| std::cmp::Reverse(d.1));
 
     let mut args: Vec<&OsStr> = ["--format", "json", "--sort", "size", "--top", "2"]
         .iter()
