@@ -1069,6 +1069,36 @@ mod tests {
         assert_eq!(v[0].mountpoint, "/tmp/dexp/data/volumes/data/_data");
         assert_eq!(v[1].bytes, Some(0));
         assert!(!v[1].in_use);
+        assert_eq!(
+            v[0].created.map(|t| t.rfc3339()).as_deref(),
+            Some("2026-11-24T04:33:11Z")
+        );
+    }
+
+    #[test]
+    fn creation_times_from_docker_lines_and_inspects() {
+        // Go's String() form in `--format '{{json .}}'` lines, RFC 3339
+        // with nanoseconds in inspects: the same second.
+        let lines: Vec<ImageLine> = parse_json_lines(IMAGES).unwrap();
+        let r = resolve_images(&lines, None);
+        let app2 = r
+            .images
+            .iter()
+            .find(|i| i.names == ["local/app2:1"])
+            .unwrap();
+        assert_eq!(
+            app2.created.map(|t| t.rfc3339()).as_deref(),
+            Some("2026-11-24T04:33:05Z")
+        );
+        let d: Vec<ContainerDetails> = parse_json(CONTAINER_INSPECT).unwrap();
+        let from_inspect = d[0].to_container().created;
+        let ps: Vec<ContainerLine> = parse_json_lines(PS).unwrap();
+        let from_ps = ps[0].to_container(&BTreeMap::new()).created;
+        assert_eq!(
+            from_inspect.map(|t| t.rfc3339()).as_deref(),
+            Some("2026-11-24T04:33:11Z")
+        );
+        assert_eq!(from_inspect, from_ps);
     }
 
     #[test]
