@@ -238,6 +238,23 @@ fn sort_top_and_project_on_a_recorded_store() {
     assert_eq!(i["images"][0]["names"][0], "localhost/alpha_web:latest");
     assert_eq!(i["images"].as_array().unwrap().len(), 1);
 
+    // Sorting containers by size measures them, as --size would.
+    let sized = json(&["containers", "--sort", "size"]);
+    let rw: Vec<u64> = sized["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["rw_bytes"].as_u64().expect("measured"))
+        .collect();
+    assert!(
+        rw.len() >= 2 && rw.windows(2).all(|w| w[0] >= w[1]),
+        "{rw:?}"
+    );
+    assert_eq!(
+        sized["total_bytes"],
+        json(&["containers", "--size"])["total_bytes"]
+    );
+
     let (code, stdout, _) = replay(&dir, &["volumes", "--sort", "size", "--top", "1"]);
     assert_eq!(code, 0);
     assert!(
