@@ -120,18 +120,37 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// A time field as an engine printed it: anything but a string or an
+/// integer (or a malformed one) only costs the CREATED cell, never the
+/// list it is in.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Loose {
+    Text(String),
+    Secs(i64),
+    Other(serde::de::IgnoredAny),
+}
+
+impl Loose {
+    fn time(self) -> Option<Timestamp> {
+        match self {
+            Loose::Text(s) => Timestamp::parse(&s),
+            Loose::Secs(n) => Timestamp::from_unix(n),
+            Loose::Other(_) => None,
+        }
+    }
+}
+
 /// For serde fields holding Go's `time.Time` (RFC 3339): the zero time,
-/// null, or a missing field are `None`; so is a malformed one, which only
-/// costs the CREATED cell.
+/// null, a missing field or a malformed value are `None`.
 pub fn go_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
-    let s = Option::<String>::deserialize(d)?;
-    Ok(s.as_deref().and_then(Timestamp::parse))
+    Ok(Option::<Loose>::deserialize(d)?.and_then(Loose::time))
 }
 
 /// For serde fields holding Unix seconds (podman's `Created` in `images`
-/// and `ps` JSON).
+/// and `ps` JSON); as lenient as [`go_time`].
 pub fn unix_secs<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
-    Ok(Option::<i64>::deserialize(d)?.and_then(Timestamp::from_unix))
+    go_time(d)
 }
 
 /// The current time; `PODMAN_STORAGE_NOW` (RFC 3339) pins it, so that
@@ -178,6 +197,25 @@ mod tests {
         assert_eq!(Timestamp::parse("2 minutes ago"), None);
         assert_eq!(Timestamp::parse("2026-13-01T00:00:00Z"), None);
         assert_eq!(Timestamp::parse("2026-11-30T00:53:49Q"), None);
+    }
+
+    #[test]
+    fn a_time_of_the_wrong_type_is_no_time_not_an_error() {
+        #[derive(Deserialize)]
+        struct Row {
+            #[serde(default, deserialize_with = "go_time")]
+            t: Option<Timestamp>,
+        }
+        let t = |json: &str| serde_json::from_str::<Row>(json).unwrap().t;
+        assert_eq!(
+            t(r#"{"t": "2026-11-30T00:53:49Z"}"#),
+            Some(Timestamp(1_796_000_029))
+        );
+        assert_eq!(t(r#"{"t": 1796000029}"#), Some(Timestamp(1_796_000_029)));
+        assert_eq!(t(r#"{"t": 1.5}"#), None);
+        assert_eq!(t(r#"{"t": {"a": [1]}}"#), None);
+        assert_eq!(t(r#"{"t": null}"#), None);
+        assert_eq!(t(r#"{}"#), None);
     }
 
     #[test]
