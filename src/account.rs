@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::engine::{Image, Inventory, LayerKey};
+use crate::timestamp::Timestamp;
 
 /// Per-image figures.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -31,6 +32,10 @@ pub struct ImageUsage {
     /// From an additional image store: on disk, freed by no prune here.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub read_only: bool,
+    pub created: Option<Timestamp>,
+    /// When the newest container created from it was created; `None` when
+    /// no container uses it.
+    pub last_used: Option<Timestamp>,
 }
 
 /// The images of a store, each layer counted once.
@@ -199,6 +204,13 @@ pub fn images(inv: &Inventory) -> ImagesReport {
         }
     }
     let per_image = containers_by_image(inv);
+    let mut last_used: BTreeMap<&str, Timestamp> = BTreeMap::new();
+    for c in &inv.containers {
+        if let Some(t) = c.created {
+            let newest = last_used.entry(c.image_id.as_str()).or_insert(t);
+            *newest = (*newest).max(t);
+        }
+    }
     let images: Vec<ImageUsage> = inv
         .images
         .iter()
@@ -215,6 +227,8 @@ pub fn images(inv: &Inventory) -> ImagesReport {
                 dangling: img.dangling(),
                 intermediate: img.intermediate,
                 read_only: img.read_only,
+                created: img.created,
+                last_used: last_used.get(img.id.as_str()).copied(),
             }
         })
         .collect();
@@ -227,6 +241,18 @@ pub fn images(inv: &Inventory) -> ImagesReport {
         shared_layers_bytes,
         total_bytes,
     }
+}
+
+/// Bytes some of the images hold on disk: each of their layers once, plus
+/// their own metadata (for all images, the report's `total_bytes`).
+pub fn images_bytes(inv: &Inventory, keep: impl Fn(&Image) -> bool) -> u64 {
+    let kept: Vec<&Image> = inv.images.iter().filter(|i| keep(i)).collect();
+    let layers: BTreeSet<&LayerKey> = kept.iter().flat_map(|i| &i.layers).collect();
+    layers
+        .into_iter()
+        .map(|l| layer_bytes(inv, l))
+        .chain(kept.iter().map(|i| i.metadata_bytes))
+        .fold(0, u64::saturating_add)
 }
 
 /// Bytes `podman image prune -a` frees: it removes every image no container
@@ -353,6 +379,7 @@ mod tests {
     ) -> Image {
         let size = layers.iter().map(|l| inv_layers[*l].bytes).sum::<u64>() + meta;
         Image {
+            created: None,
             id: id.into(),
             names: names.iter().map(|s| s.to_string()).collect(),
             layers: layers.iter().map(|s| s.to_string()).collect(),
@@ -380,6 +407,7 @@ mod tests {
 
     fn container(image_id: &str, state: ContainerState, rw: u64) -> Container {
         Container {
+            created: None,
             id: format!("c-{image_id}-{rw}"),
             name: "c".into(),
             image: image_id.into(),
@@ -491,6 +519,7 @@ mod tests {
                 chain.reverse();
                 let size = chain.iter().map(|k| inv.layers[k].bytes).sum::<u64>() + meta;
                 inv.images.push(Image {
+                    created: None,
                     id: format!("i{n}"),
                     names: if named {
                         vec![format!("localhost/i{n}:1")]

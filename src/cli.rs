@@ -395,13 +395,13 @@ pub enum Command {
     Df,
     /// Images with their unique and shared bytes.
     #[command(after_help = IMAGES_HELP)]
-    Images,
+    Images(SelectArgs),
     /// Containers with their writable-layer bytes.
     #[command(after_help = CONTAINERS_HELP)]
     Containers(ContainersArgs),
     /// Volumes with their bytes and users.
     #[command(after_help = VOLUMES_HELP)]
-    Volumes,
+    Volumes(SelectArgs),
     /// Measure directories (apparent and on-disk bytes), like `du -s`.
     #[command(after_help = DU_HELP)]
     Du(DuArgs),
@@ -553,9 +553,59 @@ pub struct ProjectArgs {
 
 #[derive(Debug, Args)]
 pub struct ContainersArgs {
-    /// Measure each container's writable layer (slower: podman walks every layer).
+    /// Measure each container's writable layer (slower: podman walks every
+    /// layer). `--sort size` implies it.
     #[arg(long, short = 's')]
     pub size: bool,
+
+    #[command(flatten)]
+    pub select: SelectArgs,
+}
+
+/// What `--sort` orders by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SortKey {
+    /// Bytes, largest first.
+    Size,
+    /// Bytes only this image holds, largest first (images).
+    Unique,
+    /// Creation time, newest first (images, containers, volumes).
+    Created,
+    /// Last use, most recent first (images: newest container; caches: newest blob).
+    Used,
+    /// Name, A to Z.
+    Name,
+}
+
+/// `--sort` and `--top`, the same on every list view.
+#[derive(Debug, Clone, Args)]
+pub struct SortArgs {
+    /// Order the rows by KEY (ties by name); a key the view has no column
+    /// for is an error.
+    #[arg(long, value_enum, value_name = "KEY", help_heading = "Selection")]
+    pub sort: Option<SortKey>,
+
+    /// List only the first N rows (after --sort); the total still covers
+    /// every row, and a line below the table says how many were left out.
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::value_parser!(u64).range(1..),
+        help_heading = "Selection"
+    )]
+    pub top: Option<u64>,
+}
+
+/// `--sort`, `--top` and `--project`: for views of engine objects.
+#[derive(Debug, Clone, Args)]
+pub struct SelectArgs {
+    #[command(flatten)]
+    pub sort: SortArgs,
+
+    /// Only the objects the overview attributes to project ID; the total
+    /// then covers them alone.
+    #[arg(long, value_name = "ID", help_heading = "Selection")]
+    pub project: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -567,6 +617,9 @@ pub struct DuArgs {
     /// Descend into directories on other file systems (default: stay on each root's).
     #[arg(long)]
     pub cross_file_systems: bool,
+
+    #[command(flatten)]
+    pub sort: SortArgs,
 }
 
 #[derive(Debug, Args)]
@@ -574,6 +627,9 @@ pub struct CachesArgs {
     /// Cache directories or OCI layouts to inspect [default: configured and well-known caches].
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub sort: SortArgs,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -392,6 +392,7 @@ mod tests {
 
     fn image(id: &str, names: &[&str], layers: &[&str], meta: u64) -> Image {
         Image {
+            created: None,
             id: id.into(),
             names: names.iter().map(|s| s.to_string()).collect(),
             layers: layers.iter().map(|s| s.to_string()).collect(),
@@ -405,6 +406,7 @@ mod tests {
 
     fn container(id: &str, image_id: &str, state: ContainerState, rw: u64) -> Container {
         Container {
+            created: None,
             id: id.into(),
             name: format!("n-{id}"),
             image: image_id.into(),
@@ -444,6 +446,7 @@ mod tests {
                 container("old", "app1", ContainerState::Exited, 7),
             ],
             volumes: vec![Volume {
+                created: None,
                 name: "data".into(),
                 mountpoint: "/v".into(),
                 labels: Default::default(),

@@ -513,6 +513,7 @@ mod tests {
 
     fn img(id: &str, names: &[&str], layers: &[&str], labels: &[(&str, &str)]) -> Image {
         Image {
+            created: None,
             id: id.into(),
             names: names.iter().map(|s| s.to_string()).collect(),
             layers: layers.iter().map(|s| s.to_string()).collect(),
@@ -529,6 +530,7 @@ mod tests {
 
     fn ctr(image_id: &str, labels: &[(&str, &str)]) -> Container {
         Container {
+            created: None,
             id: format!("c-{image_id}"),
             name: "c".into(),
             image: image_id.into(),
@@ -574,6 +576,7 @@ mod tests {
                 ctr("ib", &[("com.docker.compose.project", "beta")]),
             ],
             volumes: vec![Volume {
+                created: None,
                 name: "gone_data".into(),
                 mountpoint: "/v".into(),
                 labels: [("com.docker.compose.project".to_string(), "gone".to_string())].into(),
@@ -759,6 +762,7 @@ mod tests {
             ],
         ));
         inv.volumes.push(Volume {
+            created: None,
             name: "web-data".into(),
             mountpoint: "/w".into(),
             labels: [(UNIT_LABEL.to_string(), "web.service".to_string())].into(),
@@ -850,6 +854,7 @@ mod tests {
                     labels.insert("com.docker.compose.project".into(), project.to_string());
                 }
                 inv.volumes.push(Volume {
+                    created: None,
                     name: format!("v{n}"),
                     mountpoint: String::new(),
                     labels,

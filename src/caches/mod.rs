@@ -37,6 +37,7 @@ pub use digest::Digest;
 pub use discover::{discover, Discovered, Origin};
 pub use prune::{parse_age, prune, PruneOptions, PruneReport};
 
+use crate::timestamp::Timestamp;
 use nofollow::{Entry, EntryKind, Tally};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -103,6 +104,9 @@ pub struct CacheReport {
     pub registry: Option<registry::RegistryReport>,
     /// One line each, naming the path; figures are lower bounds when non-empty.
     pub errors: Vec<String>,
+    /// The newest last use (later of atime and mtime, as `prune caches
+    /// --older-than` judges a blob) of any blob; `None` without blobs.
+    pub last_used: Option<Timestamp>,
 }
 
 impl CacheReport {
@@ -122,6 +126,7 @@ impl CacheReport {
             temp_bytes: 0,
             registry: None,
             errors: Vec::new(),
+            last_used: None,
         }
     }
 
@@ -190,6 +195,7 @@ pub fn inspect(found: &Discovered) -> CacheReport {
             );
             r.blobs = scan.blobs.len() as u64;
             r.blob_bytes = scan.blob_bytes;
+            r.last_used = last_used(scan.blobs.values());
             match &scan.references {
                 Ok(refs) => {
                     let mut referenced = BlobCount::default();
@@ -232,6 +238,7 @@ pub fn inspect(found: &Discovered) -> CacheReport {
             );
             r.blobs = scan.blobs.len() as u64;
             r.blob_bytes = scan.blob_bytes;
+            r.last_used = last_used(scan.blobs.iter().map(|(_, e)| e));
             r.set_temp(
                 scan.temp
                     .iter()
@@ -257,6 +264,7 @@ fn fill_registry(r: &mut CacheReport, root: std::os::fd::BorrowedFd<'_>, entries
     fill_tally(r, scan.tally.bytes, scan.tally.files, &scan.tally.errors);
     r.blobs = scan.blobs.len() as u64;
     r.blob_bytes = scan.blob_bytes;
+    r.last_used = last_used(scan.blobs.values());
     let report = scan.report();
     if let Some(gc) = &report.gc {
         let orphans = BlobCount {
@@ -280,6 +288,16 @@ fn fill_registry(r: &mut CacheReport, root: std::os::fd::BorrowedFd<'_>, entries
             .collect(),
     );
     r.registry = Some(report);
+}
+
+/// The newest use of any of these blobs. Entries known only from a
+/// directory listing carry no times (the epoch) and are left out.
+fn last_used<'a>(blobs: impl Iterator<Item = &'a Entry>) -> Option<Timestamp> {
+    blobs
+        .map(Entry::last_used)
+        .filter(|t| *t > std::time::UNIX_EPOCH)
+        .max()
+        .map(Timestamp::from)
 }
 
 fn fill_tally(r: &mut CacheReport, bytes: u64, files: u64, errors: &[String]) {

@@ -3,6 +3,7 @@
 use anyhow::{bail, Result};
 use podman_storage::engine::{Collected, Engine, Failed, Needs};
 use podman_storage::report::{json, to_json};
+use podman_storage::select::{Members, Selection, SortKey::*};
 use podman_storage::{views, Status, Warnings};
 
 use super::{print_notes, print_warnings, Ctx};
@@ -78,15 +79,28 @@ pub fn df(ctx: &Ctx) -> Result<Status> {
     )
 }
 
-pub fn images(ctx: &Ctx) -> Result<Status> {
+/// The objects `--project` keeps (see [`views::engine::members`]).
+fn members(ctx: &Ctx, c: &Collected, sel: &Selection) -> Result<Option<Members>> {
+    views::engine::members(c, &ctx.config()?, sel).map_err(anyhow::Error::msg)
+}
+
+pub fn images(ctx: &Ctx, sel: &Selection) -> Result<Status> {
+    sel.check("images", &[Size, Unique, Created, Used, Name])
+        .map_err(anyhow::Error::msg)?;
     let warnings = Warnings::new();
     let needs = Needs {
         images: true,
         containers: true,
         ..Needs::default()
     };
-    let c = gather(ctx, needs, &warnings, |f| f.images)?;
-    let view = views::engine::images(&c, &warnings);
+    let c = gather(
+        ctx,
+        views::engine::for_project(needs, sel),
+        &warnings,
+        |f| f.images,
+    )?;
+    let members = members(ctx, &c, sel)?;
+    let view = views::engine::images(&c, members.as_ref(), sel, &warnings);
     finish(
         ctx,
         &warnings,
@@ -95,15 +109,24 @@ pub fn images(ctx: &Ctx) -> Result<Status> {
     )
 }
 
-pub fn containers(ctx: &Ctx, size: bool) -> Result<Status> {
+pub fn containers(ctx: &Ctx, size: bool, sel: &Selection) -> Result<Status> {
+    sel.check("containers", &[Size, Created, Name])
+        .map_err(anyhow::Error::msg)?;
     let warnings = Warnings::new();
     let needs = Needs {
         containers: true,
-        container_sizes: size,
+        // Sorting by size needs the sizes.
+        container_sizes: size || sel.sort == Some(Size),
         ..Needs::default()
     };
-    let c = gather(ctx, needs, &warnings, |f| f.containers)?;
-    let view = views::engine::containers(&c, &warnings);
+    let c = gather(
+        ctx,
+        views::engine::for_project(needs, sel),
+        &warnings,
+        |f| f.containers,
+    )?;
+    let members = members(ctx, &c, sel)?;
+    let view = views::engine::containers(&c, members.as_ref(), sel, &warnings);
     finish(
         ctx,
         &warnings,
@@ -112,14 +135,22 @@ pub fn containers(ctx: &Ctx, size: bool) -> Result<Status> {
     )
 }
 
-pub fn volumes(ctx: &Ctx) -> Result<Status> {
+pub fn volumes(ctx: &Ctx, sel: &Selection) -> Result<Status> {
+    sel.check("volumes", &[Size, Created, Name])
+        .map_err(anyhow::Error::msg)?;
     let warnings = Warnings::new();
     let needs = Needs {
         volumes: true,
         ..Needs::default()
     };
-    let c = gather(ctx, needs, &warnings, |f| f.volumes)?;
-    let view = views::engine::volumes(&c, &warnings);
+    let c = gather(
+        ctx,
+        views::engine::for_project(needs, sel),
+        &warnings,
+        |f| f.volumes,
+    )?;
+    let members = members(ctx, &c, sel)?;
+    let view = views::engine::volumes(&c, members.as_ref(), sel, &warnings);
     finish(
         ctx,
         &warnings,

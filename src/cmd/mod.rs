@@ -28,6 +28,7 @@ use podman_storage::engine::podman::Podman;
 use podman_storage::engine::Engine;
 use podman_storage::plan::PlanKind;
 use podman_storage::runner::Runner;
+use podman_storage::select::{Selection, SortKey};
 use podman_storage::size::Units;
 use podman_storage::Status;
 
@@ -195,9 +196,11 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<Status> {
             None => overview::project_list(ctx),
         },
         Command::Df => engine_views::df(ctx),
-        Command::Images => engine_views::images(ctx),
-        Command::Containers(args) => engine_views::containers(ctx, args.size),
-        Command::Volumes => engine_views::volumes(ctx),
+        Command::Images(args) => engine_views::images(ctx, &selection(&args)),
+        Command::Containers(args) => {
+            engine_views::containers(ctx, args.size, &selection(&args.select))
+        }
+        Command::Volumes(args) => engine_views::volumes(ctx, &selection(&args)),
         Command::Du(args) => du::run(&args, ctx),
         Command::Caches(args) => caches::run(&args, ctx),
         Command::Prune(PruneCommand::Caches(args)) => prune::run(&args, ctx),
@@ -215,6 +218,30 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<Status> {
         Command::Why(args) => why::run(&args, ctx),
         Command::Snapshot(args) => snapshot::run(&args, ctx),
         Command::Growth(args) => growth::run(&args, ctx),
+    }
+}
+
+/// `--sort`, `--top` and `--project` as the library takes them.
+pub fn selection(args: &crate::cli::SelectArgs) -> Selection {
+    Selection {
+        project: args.project.clone(),
+        ..sorting(&args.sort)
+    }
+}
+
+/// `--sort` and `--top` as the library takes them.
+pub fn sorting(args: &crate::cli::SortArgs) -> Selection {
+    use crate::cli::SortKey as K;
+    Selection {
+        sort: args.sort.map(|k| match k {
+            K::Size => SortKey::Size,
+            K::Unique => SortKey::Unique,
+            K::Created => SortKey::Created,
+            K::Used => SortKey::Used,
+            K::Name => SortKey::Name,
+        }),
+        top: args.top.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        project: None,
     }
 }
 

@@ -12,13 +12,23 @@ use podman_storage::Status;
 use serde_json::{Map, Value};
 
 use super::{caches, engine_views, overview, print_warnings, Ctx};
-use crate::cli::{CachesArgs, HistoryArgs, SnapshotArgs};
+use crate::cli::{CachesArgs, HistoryArgs, SnapshotArgs, SortArgs};
+use podman_storage::select::Selection;
 
 /// A view measured into the snapshot, under its section name.
 type View = fn(&Ctx) -> Result<Status>;
 
 fn caches_default(ctx: &Ctx) -> Result<Status> {
-    caches::run(&CachesArgs { paths: Vec::new() }, ctx)
+    caches::run(
+        &CachesArgs {
+            paths: Vec::new(),
+            sort: SortArgs {
+                sort: None,
+                top: None,
+            },
+        },
+        ctx,
+    )
 }
 
 /// Measures everything a snapshot keeps. The overview is essential (a
@@ -35,8 +45,10 @@ pub fn measure(ctx: &Ctx) -> Result<(Value, Status)> {
     let views: [(&str, View); 5] = [
         ("overview", overview::overview),
         ("df", engine_views::df),
-        ("images", engine_views::images),
-        ("volumes", engine_views::volumes),
+        ("images", |c| engine_views::images(c, &Selection::default())),
+        ("volumes", |c| {
+            engine_views::volumes(c, &Selection::default())
+        }),
         ("caches", caches_default),
     ];
     let mut status = Status::Complete;

@@ -219,6 +219,7 @@ fn collect_cli(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
                 bytes: None,
                 approximate: false,
                 lower_bound: false,
+                created: v.created_at,
             })
             .collect();
         // Walking the mountpoints podman printed measures the disk; it
@@ -315,6 +316,7 @@ fn to_container(c: &ContainerEntry, trouble: Option<&SizeTrouble>) -> Container 
             .and_then(|s| u64::try_from(s.rw_size).ok()),
         lower_bound: troubled,
         log: None,
+        created: c.created,
     }
 }
 
@@ -442,6 +444,7 @@ fn resolve_inspected<'scope, 'env>(
             labels: e.labels.clone(),
             intermediate: Image::is_intermediate(&e.names, parents.contains(e.id.as_str())),
             read_only: e.read_only,
+            created: e.created,
         });
     }
     let parents = entries
@@ -776,6 +779,7 @@ mod tests {
 
     fn entry(id: &str, parent: &str) -> ImageEntry {
         ImageEntry {
+            created: None,
             id: id.into(),
             parent_id: parent.into(),
             names: Vec::new(),

@@ -41,6 +41,7 @@ use super::{Collected, Failed, Needs};
 use super::{Container, ContainerState, Image, Labels, Layer, LayerKey, Volume};
 use crate::runner::{Argv, RunError, Runner};
 use crate::size::{self, Reading};
+use crate::timestamp::Timestamp;
 use crate::Warnings;
 
 const INSTALL_HINT: &str = "is docker installed? (Debian/Ubuntu: apt-get install -y docker.io, \
@@ -411,6 +412,9 @@ pub struct ImageLine {
     /// Rounded text (`7.38MB`); only used when `docker image inspect` fails.
     #[serde(default)]
     pub size: String,
+    /// Go's `String()` form: `2026-11-24 04:33:05 +0000 UTC`.
+    #[serde(default, deserialize_with = "crate::timestamp::go_time")]
+    pub created_at: Option<Timestamp>,
 }
 
 impl ImageLine {
@@ -440,6 +444,8 @@ pub struct ImageDetails {
     pub root_fs: RootFs,
     #[serde(default)]
     pub config: Option<ImageConfig>,
+    #[serde(default, deserialize_with = "crate::timestamp::go_time")]
+    pub created: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -471,6 +477,8 @@ pub struct ContainerLine {
     /// `k=v,k2=v2`: see [`parse_label_list`].
     #[serde(default)]
     pub labels: String,
+    #[serde(default, deserialize_with = "crate::timestamp::go_time")]
+    pub created_at: Option<Timestamp>,
 }
 
 impl ContainerLine {
@@ -504,6 +512,7 @@ impl ContainerLine {
             rw_bytes: None,
             lower_bound: false,
             log: None,
+            created: self.created_at,
         }
     }
 }
@@ -539,6 +548,8 @@ pub struct ContainerDetails {
     /// Only with `--size`.
     #[serde(default)]
     pub size_rw: Option<i64>,
+    #[serde(default, deserialize_with = "crate::timestamp::go_time")]
+    pub created: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -578,6 +589,7 @@ impl ContainerDetails {
             rw_bytes: self.size_rw.and_then(|b| u64::try_from(b).ok()),
             lower_bound: false,
             log: None,
+            created: self.created,
         }
     }
 }
@@ -616,6 +628,8 @@ pub struct VolumeDetails {
     pub name: String,
     #[serde(default, deserialize_with = "null_as_default")]
     pub labels: Labels,
+    #[serde(default, deserialize_with = "crate::timestamp::go_time")]
+    pub created_at: Option<Timestamp>,
 }
 
 /// Splits docker's `k=v,k2=v2` label list. The format is ambiguous: a value
@@ -721,6 +735,7 @@ pub fn resolve_images(lines: &[ImageLine], details: Option<&[ImageDetails]>) -> 
                     // metadata, which then sits in the top segment.
                     metadata_bytes: 0,
                     labels: d.config.clone().unwrap_or_default().labels,
+                    created: d.created.or(line.created_at),
                 });
             }
             None => {
@@ -746,6 +761,7 @@ pub fn resolve_images(lines: &[ImageLine], details: Option<&[ImageDetails]>) -> 
                     labels: Labels::new(),
                     intermediate: false,
                     read_only: false,
+                    created: line.created_at,
                 });
             }
         }
@@ -765,8 +781,10 @@ fn to_volumes(
     sizes: Option<&BTreeMap<String, Reading>>,
     warnings: &Warnings,
 ) -> Vec<Volume> {
-    let mut labels: BTreeMap<String, Labels> =
-        details.into_iter().map(|d| (d.name, d.labels)).collect();
+    let mut labels: BTreeMap<String, (Labels, Option<Timestamp>)> = details
+        .into_iter()
+        .map(|d| (d.name, (d.labels, d.created_at)))
+        .collect();
     let dangling: Option<BTreeSet<&str>> = dangling.map(|d| d.iter().map(String::as_str).collect());
     lines
         .into_iter()
@@ -789,13 +807,15 @@ fn to_volumes(
                     None
                 }
             };
+            let (labels, created) = labels
+                .remove(&l.name)
+                .unwrap_or_else(|| (parse_label_list(&l.labels), None));
             Volume {
                 in_use: dangling
                     .as_ref()
                     .is_none_or(|d| !d.contains(l.name.as_str())),
-                labels: labels
-                    .remove(&l.name)
-                    .unwrap_or_else(|| parse_label_list(&l.labels)),
+                labels,
+                created,
                 name: l.name,
                 mountpoint: l.mountpoint,
                 approximate: bytes.is_some(),
@@ -983,6 +1003,36 @@ mod tests {
         assert_eq!(v[0].mountpoint, "/tmp/dexp/data/volumes/data/_data");
         assert_eq!(v[1].bytes, Some(0));
         assert!(!v[1].in_use);
+        assert_eq!(
+            v[0].created.map(|t| t.rfc3339()).as_deref(),
+            Some("2026-11-24T04:33:11Z")
+        );
+    }
+
+    #[test]
+    fn creation_times_from_docker_lines_and_inspects() {
+        // Go's String() form in `--format '{{json .}}'` lines, RFC 3339
+        // with nanoseconds in inspects: the same second.
+        let lines: Vec<ImageLine> = parse_json_lines(IMAGES).unwrap();
+        let r = resolve_images(&lines, None);
+        let app2 = r
+            .images
+            .iter()
+            .find(|i| i.names == ["local/app2:1"])
+            .unwrap();
+        assert_eq!(
+            app2.created.map(|t| t.rfc3339()).as_deref(),
+            Some("2026-11-24T04:33:05Z")
+        );
+        let d: Vec<ContainerDetails> = parse_json(CONTAINER_INSPECT).unwrap();
+        let from_inspect = d[0].to_container().created;
+        let ps: Vec<ContainerLine> = parse_json_lines(PS).unwrap();
+        let from_ps = ps[0].to_container(&BTreeMap::new()).created;
+        assert_eq!(
+            from_inspect.map(|t| t.rfc3339()).as_deref(),
+            Some("2026-11-24T04:33:11Z")
+        );
+        assert_eq!(from_inspect, from_ps);
     }
 
     #[test]

@@ -249,6 +249,7 @@ pub fn inventory(state: &LocalState) -> (Inventory, Vec<String>) {
             labels: img.config.labels.clone(),
             intermediate: Image::is_intermediate(&img.names, has_child),
             read_only: img.read_only,
+            created: img.created,
         });
     }
     let ours: BTreeSet<&str> = state
@@ -278,6 +279,7 @@ pub fn inventory(state: &LocalState) -> (Inventory, Vec<String>) {
             rw_bytes: None,
             lower_bound: false,
             log: None,
+            created: c.created,
         })
         .chain(
             state
@@ -303,6 +305,7 @@ pub fn inventory(state: &LocalState) -> (Inventory, Vec<String>) {
                     rw_bytes: None,
                     lower_bound: false,
                     log: None,
+                    created: c.created,
                 }),
         )
         .collect();
@@ -318,6 +321,7 @@ pub fn inventory(state: &LocalState) -> (Inventory, Vec<String>) {
             bytes: None,
             approximate: false,
             lower_bound: false,
+            created: v.created,
         })
         .collect();
     inv.pods = state

@@ -158,6 +158,7 @@ mod tests {
 
     fn container(id: &str, state: ContainerState, rw: u64) -> Container {
         Container {
+            created: None,
             id: id.into(),
             name: id.into(),
             image: "i".into(),

@@ -18,6 +18,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::timestamp::Timestamp;
+
 /// Identifies one layer: the same diff on a different parent chain is a
 /// different layer on disk, so ids are chain positions, not diff digests.
 pub type LayerKey = String;
@@ -51,6 +53,8 @@ pub struct Image {
     /// prune here frees it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub read_only: bool,
+    /// As podman's `Created`; `None` when the engine does not say.
+    pub created: Option<Timestamp>,
 }
 
 impl Image {
@@ -174,6 +178,7 @@ pub struct Container {
     /// Its log, kept apart from the writable layer; `None` when not asked
     /// for (as `rw_bytes`) or when the engine does not say.
     pub log: Option<ContainerLog>,
+    pub created: Option<Timestamp>,
 }
 
 /// A container's log as its log driver keeps it: a `k8s-file` log is a file
@@ -214,6 +219,7 @@ pub struct Volume {
     /// Part of it could not be measured (a walk error, a missing
     /// mountpoint, a size podman could not give): `bytes` is at most part.
     pub lower_bound: bool,
+    pub created: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -413,6 +413,9 @@ pub struct ImageEntry {
     /// From an additional image store (podman prints it since 3.x).
     #[serde(default)]
     pub read_only: bool,
+    /// Unix seconds (`CreatedAt` is the same time as RFC 3339).
+    #[serde(default, deserialize_with = "crate::timestamp::unix_secs")]
+    pub created: Option<crate::timestamp::Timestamp>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -435,6 +438,9 @@ pub struct ContainerEntry {
     pub is_infra: bool,
     #[serde(default)]
     pub size: Option<ContainerSize>,
+    /// Unix seconds (`CreatedAt` is "2 seconds ago" here).
+    #[serde(default, deserialize_with = "crate::timestamp::unix_secs")]
+    pub created: Option<crate::timestamp::Timestamp>,
 }
 
 impl ContainerEntry {
@@ -504,6 +510,8 @@ pub struct VolumeEntry {
     pub mountpoint: String,
     #[serde(default, deserialize_with = "null_as_default")]
     pub labels: Labels,
+    #[serde(default, deserialize_with = "crate::timestamp::go_time")]
+    pub created_at: Option<crate::timestamp::Timestamp>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

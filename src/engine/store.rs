@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::timestamp::Timestamp;
+
 pub use super::resolve::StoreLocation;
 
 #[derive(Debug, Error)]
@@ -72,6 +74,8 @@ struct RawContainer {
     layer: String,
     #[serde(default)]
     image: String,
+    #[serde(default, deserialize_with = "crate::timestamp::go_time")]
+    created: Option<Timestamp>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -85,6 +89,10 @@ struct RawImage {
     mapped_top_layers: Option<Vec<String>>,
     #[serde(rename = "big-data-sizes", default)]
     big_data_sizes: BTreeMap<String, i64>,
+    /// What podman prints as the image's `Created` (c/image sets it from
+    /// the config's `created` when it stores the image).
+    #[serde(default, deserialize_with = "crate::timestamp::go_time")]
+    created: Option<Timestamp>,
 }
 
 /// What an image's config says that decides its relation to other images
@@ -120,6 +128,9 @@ pub struct StoredImage {
     /// From an additional (read-only) image store: no prune here frees it.
     #[serde(default)]
     pub read_only: bool,
+    /// `created` of images.json; absent in recordings made before it was read.
+    #[serde(default)]
+    pub created: Option<Timestamp>,
 }
 
 /// One container as c/storage records it: podman's, or one podman does not
@@ -132,6 +143,8 @@ pub struct StoredContainer {
     pub image_id: String,
     /// Its writable layer's directory.
     pub dir: PathBuf,
+    #[serde(default)]
+    pub created: Option<Timestamp>,
 }
 
 /// A layer whose recorded size cannot be used, and why.
@@ -328,6 +341,7 @@ pub fn read(loc: &StoreLocation) -> Result<StoreSnapshot, StoreError> {
                     .unwrap_or_default(),
                 image_id: c.image,
                 dir,
+                created: c.created,
             },
         );
     }
@@ -429,6 +443,7 @@ fn build(
                     .collect(),
                 config,
                 read_only,
+                created: img.created,
             },
         );
     }

@@ -5,7 +5,9 @@ use super::table::{Align, Table};
 use crate::caches::prune::Action;
 use crate::caches::registry::RegistryReport;
 use crate::caches::{BlobCount, CacheReport, Kind, PruneReport};
+use crate::select::Shown;
 use crate::size::{self, Units};
+use crate::timestamp::{self, Timestamp};
 
 /// `caches`.
 #[derive(Debug)]
@@ -14,6 +16,8 @@ pub struct CachesView {
     pub caches: Vec<CacheReport>,
     /// Every cache once, nested ones inside their parent.
     pub total_bytes: u64,
+    /// `--sort`, `--top` as applied; the total covers every cache.
+    pub selection: Shown,
     pub warnings: Vec<String>,
 }
 
@@ -37,11 +41,11 @@ fn count(c: Option<BlobCount>, units: Units) -> String {
 
 impl CachesView {
     pub fn table(&self, units: Units) -> String {
-        render(&self.caches, self.total_bytes, units)
+        let mut out = render(&self.caches, self.total_bytes, units, timestamp::now());
+        out.extend(self.selection.footer("cache"));
+        out
     }
 
-    /// Missing blobs and nested caches are facts about the caches, not
-    /// failures to measure them: only errors make the report partial.
     /// Errors and named paths that do not exist make the report partial,
     /// as in `du`; missing blobs and nested caches are facts, not failures.
     pub fn incomplete(&self) -> bool {
@@ -51,7 +55,7 @@ impl CachesView {
     }
 }
 
-fn render(reports: &[CacheReport], total: u64, units: Units) -> String {
+fn render(reports: &[CacheReport], total: u64, units: Units, now: Timestamp) -> String {
     if reports.is_empty() {
         return "no blob caches found: pass a PATH, or list them in the config's [caches] paths\n"
             .to_string();
@@ -64,6 +68,7 @@ fn render(reports: &[CacheReport], total: u64, units: Units) -> String {
         ("REFERENCED", Align::Right),
         ("ORPHANS", Align::Right),
         ("TEMP", Align::Right),
+        ("LAST USED", Align::Left),
     ]);
     for r in reports {
         let blobs = match r.kind {
@@ -88,6 +93,7 @@ fn render(reports: &[CacheReport], total: u64, units: Units) -> String {
             count(r.referenced, units),
             count(r.orphans, units),
             temp,
+            super::engine::ago(r.last_used, now),
         ]);
     }
     t.row([

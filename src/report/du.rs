@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use super::table::{Align, Table};
+use crate::select::Shown;
 use crate::size::{self, Units};
 use crate::walk::WalkError;
 
@@ -15,7 +16,19 @@ pub struct DuReport {
     /// Sum of the paths' `disk_bytes`.
     pub total_bytes: u64,
     pub total_apparent_bytes: u64,
+    /// `--sort`, `--top` as applied.
+    pub selection: Shown,
     pub warnings: Vec<String>,
+    /// Of every path, listed or not (the TOTAL row covers them all).
+    pub all: AllPaths,
+}
+
+#[derive(Debug, Default)]
+pub struct AllPaths {
+    pub count: usize,
+    pub files: u64,
+    pub dirs: u64,
+    pub incomplete: bool,
 }
 
 #[derive(Debug)]
@@ -91,23 +104,19 @@ fn render_table(report: &DuReport, units: Units) -> String {
             mark.to_string(),
         ]);
     }
-    let incomplete = report.paths.iter().any(|r| r.incomplete);
-    if report.paths.len() > 1 {
+    let incomplete = report.all.incomplete;
+    if report.all.count > 1 {
         table.row([
             "TOTAL".to_string(),
             size::display(report.total_apparent_bytes, units),
             size::display(report.total_bytes, units),
-            report
-                .paths
-                .iter()
-                .map(|r| r.files)
-                .sum::<u64>()
-                .to_string(),
-            report.paths.iter().map(|r| r.dirs).sum::<u64>().to_string(),
+            report.all.files.to_string(),
+            report.all.dirs.to_string(),
             if incomplete { INCOMPLETE_MARK } else { "" }.to_string(),
         ]);
     }
     let mut out = table.render();
+    out.extend(report.selection.footer("path"));
     if report.paths.iter().any(PathRow::counted_earlier) {
         out.push_str(&format!(
             "{COUNTED_EARLIER_MARK} inside an earlier path (or the same): counted there\n"

@@ -5,8 +5,10 @@ use super::table::{Align, Table};
 use super::SCHEMA;
 use crate::account::{Component, ComponentKind, ImageUsage, ImagesReport};
 use crate::engine::Failed;
-use crate::engine::{Container, ContainerLog, Labels, Volume};
+use crate::engine::{Container, ContainerLog, Inventory, Labels, Volume};
+use crate::select::{Members, Selection, Shown, SortValues};
 use crate::size::{display, sum, Units};
+use crate::timestamp::Timestamp;
 
 /// A `df` row, and whether its source answered.
 #[derive(Debug)]
@@ -164,6 +166,8 @@ pub struct ImagesView {
     pub images: Vec<ImageUsage>,
     pub shared_layers_bytes: u64,
     pub total_bytes: u64,
+    /// `--sort`, `--top`, `--project`: absent when none was given.
+    pub selection: Shown,
     pub warnings: Vec<String>,
 }
 
@@ -174,14 +178,50 @@ impl ImagesView {
             images: report.images,
             shared_layers_bytes: report.shared_layers_bytes,
             total_bytes: report.total_bytes,
+            selection: Shown::default(),
             warnings,
         }
+    }
+
+    /// Keeps the project's images (the totals then cover them alone: their
+    /// layers once, plus their metadata), then sorts and cuts the listed
+    /// images. Build intermediates stay folded in their own row, never
+    /// among the top N.
+    pub fn select(&mut self, inv: &Inventory, members: Option<&Members>, sel: &Selection) {
+        if let Some(m) = members {
+            self.images.retain(|i| m.images.contains(&i.id));
+            self.total_bytes = crate::account::images_bytes(inv, |i| m.images.contains(&i.id));
+            let unique = self
+                .images
+                .iter()
+                .map(|i| i.unique_bytes)
+                .fold(0, u64::saturating_add);
+            self.shared_layers_bytes = self.total_bytes.saturating_sub(unique);
+        }
+        let (mut listed, steps): (Vec<ImageUsage>, Vec<ImageUsage>) =
+            std::mem::take(&mut self.images)
+                .into_iter()
+                .partition(|i| !i.intermediate);
+        self.selection = sel.apply(&mut listed, |i| SortValues {
+            name: i.names.first().cloned().unwrap_or_default(),
+            size: Some(i.size_bytes),
+            unique: Some(i.unique_bytes),
+            created: i.created,
+            used: i.last_used,
+        });
+        listed.extend(steps);
+        self.images = listed;
     }
 
     /// One row per listed image; build intermediates (hidden by `podman
     /// images` too) are folded into one row so the UNIQUE column still sums
     /// to the total.
     pub fn table(&self, units: Units) -> String {
+        self.table_at(units, crate::timestamp::now())
+    }
+
+    /// The table with ages relative to `now`.
+    pub fn table_at(&self, units: Units, now: Timestamp) -> String {
         let mut t = Table::new(&[
             ("REPOSITORY:TAG", Align::Left),
             ("IMAGE ID", Align::Left),
@@ -189,6 +229,8 @@ impl ImagesView {
             ("UNIQUE", Align::Right),
             ("SHARED", Align::Right),
             ("CONTAINERS", Align::Right),
+            ("CREATED", Align::Left),
+            ("LAST USED", Align::Left),
         ]);
         let (steps, listed): (Vec<&ImageUsage>, Vec<&ImageUsage>) =
             self.images.iter().partition(|i| i.intermediate);
@@ -208,6 +250,8 @@ impl ImagesView {
                 display(img.unique_bytes, units),
                 display(img.shared_bytes, units),
                 img.containers.to_string(),
+                ago(img.created, now),
+                ago(img.last_used, now),
             ]);
             for extra in img.names.iter().skip(1) {
                 t.row([format!("  {extra}"), String::new()]);
@@ -239,12 +283,18 @@ impl ImagesView {
             return "no images\n".to_string();
         }
         let mut out = t.render();
+        out.extend(self.selection.footer("image"));
         out.push_str(
             "Total: UNIQUE + shared layers once = `df`'s Images row. UNIQUE: layers only that \
              image uses;\n  SHARED: layers other images use too.\n",
         );
         out
     }
+}
+
+/// A CREATED or LAST USED cell: podman's relative age, `-` when unknown.
+pub fn ago(t: Option<Timestamp>, now: Timestamp) -> String {
+    t.map_or_else(|| "-".to_string(), |t| t.ago(now))
 }
 
 #[derive(Debug)]
@@ -260,6 +310,7 @@ pub struct ContainerRow {
     pub lower_bound: bool,
     /// Its log (driver, file, bytes); null unless measured (`--size`).
     pub log: Option<ContainerLog>,
+    pub created: Option<Timestamp>,
 }
 
 impl ContainerRow {
@@ -293,7 +344,14 @@ pub struct ContainersView {
     pub total_bytes: u64,
     /// Sum of the measured log files, apart from `total_bytes`.
     pub logs_bytes: u64,
+    /// `--sort`, `--top`, `--project`: absent when none was given.
+    pub selection: Shown,
     pub warnings: Vec<String>,
+    /// Of every container kept, listed or not: the totals' `>=` marks and
+    /// whether sizes were measured at all.
+    complete: bool,
+    logs_complete: bool,
+    measured: bool,
 }
 
 impl ContainerRow {
@@ -307,14 +365,54 @@ impl ContainerRow {
             rw_bytes: c.rw_bytes,
             lower_bound: c.lower_bound,
             log: c.log.clone(),
+            created: c.created,
         }
     }
 }
 
 impl ContainersView {
     pub fn new(containers: &[Container], warnings: Vec<String>) -> Self {
-        let rows: Vec<ContainerRow> = containers.iter().map(ContainerRow::new).collect();
+        Self::selected(containers, None, &Selection::default(), warnings)
+    }
+
+    /// The containers `members` keeps (all without it), sorted and cut as
+    /// `sel` says; the totals cover every container kept.
+    pub fn selected(
+        containers: &[Container],
+        members: Option<&Members>,
+        sel: &Selection,
+        warnings: Vec<String>,
+    ) -> Self {
+        let rows: Vec<ContainerRow> = containers
+            .iter()
+            .filter(|c| members.is_none_or(|m| m.containers.contains(&c.id)))
+            .map(ContainerRow::new)
+            .collect();
+        let measured = rows.iter().any(|c| c.rw_bytes.is_some());
+        let complete = !rows.iter().any(|c| c.lower_bound);
+        let logs_complete = !rows
+            .iter()
+            .any(|c| c.log.as_ref().is_some_and(|l| l.lower_bound));
+        let mut view = Self::from_rows(rows, warnings);
+        view.selection = sel.apply(&mut view.containers, |c| SortValues {
+            name: c.name.clone(),
+            size: c.rw_bytes,
+            unique: None,
+            created: c.created,
+            used: None,
+        });
+        view.complete = complete;
+        view.logs_complete = logs_complete;
+        view.measured = measured;
+        view
+    }
+
+    fn from_rows(rows: Vec<ContainerRow>, warnings: Vec<String>) -> Self {
         ContainersView {
+            complete: true,
+            logs_complete: true,
+            measured: false,
+            selection: Shown::default(),
             schema: SCHEMA,
             total_bytes: sum(rows.iter().filter_map(|r| r.rw_bytes)),
             logs_bytes: sum(rows.iter().map(ContainerRow::log_bytes)),
@@ -324,6 +422,11 @@ impl ContainersView {
     }
 
     pub fn table(&self, units: Units) -> String {
+        self.table_at(units, crate::timestamp::now())
+    }
+
+    /// The table with ages relative to `now`.
+    pub fn table_at(&self, units: Units, now: Timestamp) -> String {
         let mut t = Table::new(&[
             ("CONTAINER ID", Align::Left),
             ("NAME", Align::Left),
@@ -331,8 +434,9 @@ impl ContainersView {
             ("STATE", Align::Left),
             ("SIZE", Align::Right),
             ("LOGS", Align::Right),
+            ("CREATED", Align::Left),
         ]);
-        let measured = self.containers.iter().any(|c| c.rw_bytes.is_some());
+        let measured = self.measured;
         for c in &self.containers {
             t.row([
                 c.id.chars().take(12).collect(),
@@ -345,14 +449,11 @@ impl ContainersView {
                     (None, false) => "-".to_string(),
                 },
                 c.log_cell(units),
+                ago(c.created, now),
             ]);
         }
         if measured {
-            let complete = !self.containers.iter().any(|c| c.lower_bound);
-            let logs_complete = !self
-                .containers
-                .iter()
-                .any(|c| c.log.as_ref().is_some_and(|l| l.lower_bound));
+            let (complete, logs_complete) = (self.complete, self.logs_complete);
             t.row([
                 "Total".to_string(),
                 String::new(),
@@ -366,6 +467,7 @@ impl ContainersView {
             return "no containers\n".to_string();
         }
         let mut out = t.render();
+        out.extend(self.selection.footer("container"));
         if !measured && self.warnings.is_empty() {
             out.push_str("(writable layers not measured: use --size)\n");
         }
@@ -383,24 +485,59 @@ pub struct VolumesView {
     pub schema: u32,
     pub volumes: Vec<Volume>,
     pub total_bytes: u64,
+    /// `--sort`, `--top`, `--project`: absent when none was given.
+    pub selection: Shown,
     pub warnings: Vec<String>,
+    /// Every kept volume measured in full, listed or not.
+    complete: bool,
 }
 
 impl VolumesView {
     pub fn new(volumes: Vec<Volume>, warnings: Vec<String>) -> Self {
+        Self::selected(volumes, None, &Selection::default(), warnings)
+    }
+
+    /// The volumes `members` keeps (all without it), sorted and cut as
+    /// `sel` says; the total covers every volume kept.
+    pub fn selected(
+        mut volumes: Vec<Volume>,
+        members: Option<&Members>,
+        sel: &Selection,
+        warnings: Vec<String>,
+    ) -> Self {
+        if let Some(m) = members {
+            volumes.retain(|v| m.volumes.contains(&v.name));
+        }
+        let total_bytes = sum(volumes.iter().filter_map(|v| v.bytes));
+        let complete = volumes.iter().all(|v| v.bytes.is_some() && !v.lower_bound);
+        let selection = sel.apply(&mut volumes, |v| SortValues {
+            name: v.name.clone(),
+            size: v.bytes,
+            unique: None,
+            created: v.created,
+            used: None,
+        });
         VolumesView {
             schema: SCHEMA,
-            total_bytes: sum(volumes.iter().filter_map(|v| v.bytes)),
+            total_bytes,
             volumes,
+            selection,
             warnings,
+            complete,
         }
     }
 
     pub fn table(&self, units: Units) -> String {
+        self.table_at(units, crate::timestamp::now())
+    }
+
+    /// The table with ages relative to `now`.
+    pub fn table_at(&self, units: Units, now: Timestamp) -> String {
         let mut t = Table::new(&[
             ("VOLUME NAME", Align::Left),
             ("SIZE", Align::Right),
             ("IN USE", Align::Left),
+            ("CREATED", Align::Left),
             ("LABELS", Align::Left),
         ]);
         for v in &self.volumes {
@@ -414,21 +551,19 @@ impl VolumesView {
                 v.name.clone(),
                 size,
                 yes_no(v.in_use).to_string(),
+                ago(v.created, now),
                 labels_text(&v.labels),
             ]);
         }
-        let complete = self
-            .volumes
-            .iter()
-            .all(|v| v.bytes.is_some() && !v.lower_bound);
         t.row([
             "Total".to_string(),
-            mark_partial(display(self.total_bytes, units), complete),
+            mark_partial(display(self.total_bytes, units), self.complete),
         ]);
         if self.volumes.is_empty() {
             return "no volumes\n".to_string();
         }
         let mut out = t.render();
+        out.extend(self.selection.footer("volume"));
         out.push_str(
             "Total: every volume's files = `df`'s Local Volumes row; IN USE: a container mounts it.\n",
         );

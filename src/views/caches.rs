@@ -3,12 +3,14 @@
 use crate::caches::{self, Discovered, PruneOptions};
 use crate::report::caches::{CachesView, PruneView};
 use crate::report::SCHEMA;
+use crate::select::{Selection, SortValues};
 use crate::size::sum;
 
 /// What each cache holds; missing blobs, nested caches and named paths
 /// that do not exist are warnings.
-pub fn caches(found: &[Discovered]) -> CachesView {
-    let reports = caches::inspect_all(found);
+/// `sel` orders and cuts the rows; the total covers every cache.
+pub fn caches(found: &[Discovered], sel: &Selection) -> CachesView {
+    let mut reports = caches::inspect_all(found);
     let (total, mut warnings) = caches::total_bytes(&reports);
     for r in &reports {
         warnings.extend(r.errors.iter().cloned());
@@ -20,10 +22,17 @@ pub fn caches(found: &[Discovered]) -> CachesView {
         }));
     }
     warnings.extend(caches::missing_named(&reports));
+    let selection = sel.apply(&mut reports, |r| SortValues {
+        name: r.path.display().to_string(),
+        size: Some(r.bytes),
+        used: r.last_used,
+        ..SortValues::default()
+    });
     CachesView {
         schema: SCHEMA,
         caches: reports,
         total_bytes: total,
+        selection,
         warnings,
     }
 }

@@ -2,13 +2,22 @@
 
 use std::path::PathBuf;
 
-use crate::report::du::{lossy, DuReport, ErrorRow, PathRow};
+use crate::report::du::{lossy, AllPaths, DuReport, ErrorRow, PathRow};
 use crate::report::SCHEMA;
+use crate::select::{Selection, Shown, SortValues};
 use crate::size::sum;
 use crate::walk::{self, Usage, WalkOptions};
 
-pub fn du(paths: &[PathBuf], opts: &WalkOptions) -> DuReport {
-    assemble(paths, &walk::measure(paths, opts))
+/// `sel` orders and cuts the rows (`--sort size` by bytes on disk, as the
+/// total counts them); the totals cover every path.
+pub fn du(paths: &[PathBuf], opts: &WalkOptions, sel: &Selection) -> DuReport {
+    let mut report = assemble(paths, &walk::measure(paths, opts));
+    report.selection = sel.apply(&mut report.paths, |r| SortValues {
+        name: r.path.clone(),
+        size: Some(r.disk_bytes),
+        ..SortValues::default()
+    });
+    report
 }
 
 /// One row per path, in order, and the totals.
@@ -37,7 +46,14 @@ pub fn assemble(paths: &[PathBuf], usages: &[Usage]) -> DuReport {
         // so the rows add up to the total.
         total_bytes: sum(rows.iter().map(|r| r.disk_bytes)),
         total_apparent_bytes: sum(rows.iter().map(|r| r.apparent_bytes)),
+        all: AllPaths {
+            count: rows.len(),
+            files: sum(rows.iter().map(|r| r.files)),
+            dirs: sum(rows.iter().map(|r| r.dirs)),
+            incomplete: rows.iter().any(|r| r.incomplete),
+        },
         paths: rows,
+        selection: Shown::default(),
         warnings,
     }
 }

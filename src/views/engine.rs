@@ -5,7 +5,9 @@ use crate::account::{self, ComponentKind};
 use crate::caches;
 use crate::config::Config;
 use crate::engine::{Collected, Needs};
+use crate::projects;
 use crate::report::engine::{ContainersView, DfDetail, DfReport, ImagesView, VolumesView};
+use crate::select::{Members, Selection};
 use crate::Warnings;
 
 /// What `df` asks the engine for: everything but pods.
@@ -66,14 +68,56 @@ pub fn df(c: &Collected, caches_row: Option<account::Component>, warnings: &Warn
     report
 }
 
-pub fn images(c: &Collected, warnings: &Warnings) -> ImagesView {
-    ImagesView::new(account::images(&c.inventory), warnings.to_vec())
+/// `--project`: what the inventory needs for the overview's attribution
+/// (containers and pods decide which projects exist and own what).
+pub fn for_project(needs: Needs, sel: &Selection) -> Needs {
+    if sel.project.is_none() {
+        return needs;
+    }
+    Needs {
+        images: true,
+        containers: true,
+        volumes: true,
+        pods: true,
+        ..needs
+    }
 }
 
-pub fn containers(c: &Collected, warnings: &Warnings) -> ContainersView {
-    ContainersView::new(&c.inventory.containers, warnings.to_vec())
+/// The objects `--project` keeps, attributed as the overview does; `None`
+/// without `--project`, an error naming the projects for an unknown id.
+pub fn members(c: &Collected, config: &Config, sel: &Selection) -> Result<Option<Members>, String> {
+    let Some(id) = &sel.project else {
+        return Ok(None);
+    };
+    let attr = projects::attribute(&c.inventory, config);
+    Members::of(&c.inventory, &attr, id).map(Some)
 }
 
-pub fn volumes(c: &Collected, warnings: &Warnings) -> VolumesView {
-    VolumesView::new(c.inventory.volumes.clone(), warnings.to_vec())
+pub fn images(
+    c: &Collected,
+    members: Option<&Members>,
+    sel: &Selection,
+    warnings: &Warnings,
+) -> ImagesView {
+    let mut view = ImagesView::new(account::images(&c.inventory), warnings.to_vec());
+    view.select(&c.inventory, members, sel);
+    view
+}
+
+pub fn containers(
+    c: &Collected,
+    members: Option<&Members>,
+    sel: &Selection,
+    warnings: &Warnings,
+) -> ContainersView {
+    ContainersView::selected(&c.inventory.containers, members, sel, warnings.to_vec())
+}
+
+pub fn volumes(
+    c: &Collected,
+    members: Option<&Members>,
+    sel: &Selection,
+    warnings: &Warnings,
+) -> VolumesView {
+    VolumesView::selected(c.inventory.volumes.clone(), members, sel, warnings.to_vec())
 }

@@ -21,6 +21,7 @@ fn layers(spec: &[(&str, u64)]) -> BTreeMap<String, Layer> {
 fn image(id: &str, names: &[&str], chain: &[&str], meta: u64, inv: &Inventory) -> Image {
     let size = chain.iter().map(|l| inv.layers[*l].bytes).sum::<u64>() + meta;
     Image {
+        created: None,
         id: id.into(),
         names: names.iter().map(|s| s.to_string()).collect(),
         layers: chain.iter().map(|s| s.to_string()).collect(),
@@ -34,6 +35,7 @@ fn image(id: &str, names: &[&str], chain: &[&str], meta: u64, inv: &Inventory) -
 
 fn container(id: &str, name: &str, image_id: &str, rw: Option<u64>) -> Container {
     Container {
+        created: None,
         id: id.into(),
         name: name.into(),
         image: image_id.into(),
@@ -70,6 +72,7 @@ fn store() -> Inventory {
         container("ccc222", "web", "aaa111", Some(500)),
     ];
     inv.volumes = vec![Volume {
+        created: None,
         name: "web".into(),
         mountpoint: String::new(),
         labels: Default::default(),

@@ -27,6 +27,8 @@ fn cmd(cwd: &Path) -> Command {
         .env("HOME", cwd.join("no-home"))
         .env("LC_ALL", "C")
         .env("NO_COLOR", "1")
+        // LAST USED is an age: from a fixed now, for the snapshots.
+        .env("PODMAN_STORAGE_NOW", "2026-12-01T00:00:00Z")
         .current_dir(cwd)
         .stdin(Stdio::null());
     c
@@ -235,7 +237,27 @@ fn snapshot_fixture() -> tempfile::TempDir {
     fs::write(flat.join(format!("sha256:{}.tmp", hex(77))), content(9, 33)).unwrap();
     fs::create_dir(tmp.path().join("other")).unwrap();
     fs::write(tmp.path().join("other/notes.txt"), content(10, 12)).unwrap();
+    // 2026-11-20T00:00:00Z, ten days before the tests' now: LAST USED
+    // reads the same every run.
+    set_times(
+        tmp.path(),
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_132_800),
+    );
     tmp
+}
+
+/// Sets atime and mtime of every file below `dir`.
+fn set_times(dir: &Path, t: SystemTime) {
+    for e in fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            set_times(&p, t);
+        } else {
+            let f = fs::File::options().write(true).open(&p).unwrap();
+            f.set_times(fs::FileTimes::new().set_accessed(t).set_modified(t))
+                .unwrap();
+        }
+    }
 }
 
 #[test]
@@ -1194,4 +1216,76 @@ fn prune_never_crosses_a_mount_point() {
     // The same-device files of the aside and the cache went.
     assert_eq!(names(&aside), BTreeSet::from(["mnt".to_string()]));
     assert!(names(&d.join("c")).is_empty());
+}
+
+/// `--sort used` orders caches by their newest blob's last use (atime or
+/// mtime, as `prune caches --older-than` judges), `--sort size --top 1`
+/// keeps the largest while the total still counts both, and a key caches
+/// have no column for is an error.
+#[test]
+fn caches_sort_by_last_use_and_size_with_top() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (old, new) = (tmp.path().join("old"), tmp.path().join("new"));
+    flat_cache(&old, 3, 5000);
+    flat_cache(&new, 2, 1000);
+    let epoch = SystemTime::UNIX_EPOCH;
+    set_times(&old, epoch + Duration::from_secs(1_795_132_800));
+    set_times(
+        &new,
+        epoch + Duration::from_secs(1_795_132_800 + 3 * 86_400),
+    );
+    // One blob of `old` read later than its mtime: the later of the two counts.
+    let late = old.join(format!("sha256:{}", hex(2)));
+    let f = fs::File::options().write(true).open(&late).unwrap();
+    f.set_times(
+        fs::FileTimes::new()
+            .set_accessed(epoch + Duration::from_secs(1_795_132_800 + 5 * 86_400))
+            .set_modified(epoch + Duration::from_secs(1_795_132_800)),
+    )
+    .unwrap();
+
+    let paths = |v: &Value| -> Vec<String> {
+        v["caches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["path"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (v, r) =
+        json(cmd(tmp.path()).args(["--format", "json", "caches", "--sort", "used", "new", "old"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(paths(&v), ["old", "new"], "old's newest use is the later");
+    assert_eq!(v["caches"][0]["last_used"], "2026-11-25T00:00:00Z");
+    assert_eq!(v["caches"][1]["last_used"], "2026-11-23T00:00:00Z");
+
+    let (v, r) = json(cmd(tmp.path()).args([
+        "--format", "json", "caches", "--sort", "size", "--top", "1", "new", "old",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(paths(&v), ["old"]);
+    let on_disk = du_minus_dirs(&old) + du_minus_dirs(&new);
+    assert_eq!(v["total_bytes"], on_disk, "the total covers both caches");
+    assert_eq!(
+        (
+            v["selection"]["shown"].as_u64(),
+            v["selection"]["matched"].as_u64()
+        ),
+        (Some(1), Some(2))
+    );
+    let r = run(cmd(tmp.path()).args(["caches", "--sort", "size", "--top", "1", "new", "old"]));
+    assert!(
+        r.stdout
+            .ends_with("1 of 2 caches shown (--top 1); the total covers all 2\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("6 days ago"), "{}", r.stdout);
+
+    let r = run(cmd(tmp.path()).args(["caches", "--sort", "created", "new"]));
+    assert_eq!(r.code, 2);
+    assert_eq!(
+        r.stderr,
+        "podman-storage: error: --sort created does not apply to caches; it sorts by size, used, name\n"
+    );
 }

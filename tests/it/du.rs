@@ -506,3 +506,78 @@ fn snapshots() {
         }
     });
 }
+
+/// `--sort size` orders paths by bytes on disk as GNU du counts them,
+/// `--top 2` keeps the two largest while TOTAL covers all three, and a key
+/// du has no column for is an error.
+#[test]
+fn sort_by_size_and_top_keep_the_total_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, len) in [("small", 10_000), ("large", 300_000), ("middle", 90_000)] {
+        fs::create_dir(tmp.path().join(name)).unwrap();
+        write(&tmp.path().join(name).join("f"), len);
+    }
+    let names: Vec<&OsStr> = vec!["small".as_ref(), "large".as_ref(), "middle".as_ref()];
+    let du = gnu_du(tmp.path(), &["-s", "-B1"], &names);
+    let mut by_du = du.clone();
+    by_du.sort_by_key(|d| std::cmp::Reverse(d.1));
+
+    let mut args: Vec<&OsStr> = ["--format", "json", "--sort", "size", "--top", "2"]
+        .iter()
+        .map(|s| s.as_ref())
+        .collect();
+    args.extend_from_slice(&names);
+    let out = ours(tmp.path(), &args);
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let listed: Vec<(OsString, u64)> = v["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                OsString::from(p["path"].as_str().unwrap()),
+                p["disk_bytes"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        by_du[..2],
+        "the two largest, largest first, as du sizes them"
+    );
+    let du_total: u64 = du.iter().map(|(_, b)| b).sum();
+    assert_eq!(v["total_bytes"], du_total, "the total covers all three");
+
+    let out = ours(
+        tmp.path(),
+        &[
+            "--top".as_ref(),
+            "1".as_ref(),
+            "--sort".as_ref(),
+            "name".as_ref(),
+            "small".as_ref(),
+            "large".as_ref(),
+        ],
+    );
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.starts_with("PATH"), "{table}");
+    assert_eq!(
+        table.lines().nth(1).unwrap().split_whitespace().next(),
+        Some("large")
+    );
+    assert!(
+        table.contains("1 of 2 paths shown (--top 1); the total covers all 2\n"),
+        "{table}"
+    );
+
+    let out = ours(
+        tmp.path(),
+        &["--sort".as_ref(), "used".as_ref(), "small".as_ref()],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "podman-storage: error: --sort used does not apply to du; it sorts by size, name\n"
+    );
+}

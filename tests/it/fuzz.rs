@@ -1027,10 +1027,10 @@ fn run_pipeline(dir: &Path, case: &PipelineCase) {
     assert_eq!(report.total_bytes, capped(expected), "images total");
 
     // The views as the binary builds them.
-    let images = views::engine::images(&c, &warnings);
+    let images = views::engine::images(&c, None, &Default::default(), &warnings);
     let df = views::engine::df(&c, None, &warnings);
-    let containers = views::engine::containers(&c, &warnings);
-    let volumes = views::engine::volumes(&c, &warnings);
+    let containers = views::engine::containers(&c, None, &Default::default(), &warnings);
+    let volumes = views::engine::volumes(&c, None, &Default::default(), &warnings);
     let overview = views::overview::assemble(
         inv,
         &Config::default(),
@@ -1847,6 +1847,7 @@ fn regression_engine_sizes_past_u64_saturate() {
             },
         );
         inv.images.push(Image {
+            created: None,
             id: format!("{i:064x}"),
             names: vec![format!("localhost/{key}:1")],
             layers: vec![key.to_string()],
@@ -1857,6 +1858,7 @@ fn regression_engine_sizes_past_u64_saturate() {
             read_only: false,
         });
         inv.containers.push(Container {
+            created: None,
             id: format!("{:064x}", i + 10),
             name: key.to_string(),
             image: String::new(),
@@ -1870,6 +1872,7 @@ fn regression_engine_sizes_past_u64_saturate() {
             log: None,
         });
         inv.volumes.push(Volume {
+            created: None,
             name: key.to_string(),
             mountpoint: String::new(),
             labels: Default::default(),

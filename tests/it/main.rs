@@ -29,6 +29,7 @@ mod replay;
 mod schema;
 mod setups;
 mod shell;
+mod sort;
 mod store_metadata;
 mod terminal;
 mod version;

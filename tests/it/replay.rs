@@ -40,6 +40,8 @@ fn replay(dir: &Path, args: &[&str]) -> (i32, String, String) {
         .env_clear()
         .env("PATH", "/nonexistent")
         .env("HOME", "/nonexistent")
+        // Ages (CREATED, LAST USED) from a fixed now, not the day the test runs.
+        .env("PODMAN_STORAGE_NOW", "2026-12-01T00:00:00Z")
         .arg("--replay")
         .arg(dir)
         .args(args)
@@ -137,6 +139,140 @@ fn every_view_of_every_recorded_scenario() {
             }
         }
     }
+}
+
+/// CREATED from the store's records (images.json, libpod's database) and
+/// from podman's JSON: every image, container and volume has one, and the
+/// two paths give the same, on podman 4.3 (bolt) and 5.4 (SQLite).
+#[test]
+fn both_paths_give_every_object_the_same_creation_time() {
+    let mut seen = 0;
+    for dir in scenarios() {
+        for (view, list, key) in [
+            ("images", "images", "id"),
+            ("containers", "containers", "id"),
+            ("volumes", "volumes", "name"),
+        ] {
+            let created = |extra: &[&str]| -> Vec<(String, String)> {
+                let args: Vec<&str> = extra
+                    .iter()
+                    .copied()
+                    .chain(["--format", "json", view])
+                    .collect();
+                let (code, stdout, stderr) = replay(&dir, &args);
+                assert_eq!(code, 0, "{dir:?} {args:?}: {stderr}");
+                let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+                v[list]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|o| {
+                        let t = o["created"].as_str().unwrap_or_else(|| {
+                            panic!("{dir:?} {args:?}: {} has no creation time", o[key])
+                        });
+                        (o[key].as_str().unwrap().to_string(), t.to_string())
+                    })
+                    .collect()
+            };
+            let store = created(&[]);
+            assert_eq!(store, created(&["--cli-only"]), "{dir:?} {view}");
+            seen += store.len();
+        }
+    }
+    assert!(seen >= 20, "the fixtures hold objects to compare: {seen}");
+}
+
+/// `--sort`, `--top` and `--project` on the recorded compose projects, by
+/// both paths alike: the order follows the unsorted report's own figures,
+/// and the table's footer says what the total covers.
+#[test]
+fn sort_top_and_project_on_a_recorded_store() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/podman-4.3.1/projects");
+    let json = |args: &[&str]| -> serde_json::Value {
+        let all: Vec<&str> = ["--format", "json"].iter().chain(args).copied().collect();
+        let (code, stdout, stderr) = replay(&dir, &all);
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        let cli: Vec<&str> = ["--cli-only"].iter().chain(&all).copied().collect();
+        assert_eq!(replay(&dir, &cli).1, stdout, "{args:?}: both paths");
+        serde_json::from_str(&stdout).unwrap()
+    };
+    let all = json(&["images"]);
+    let mut by_unique: Vec<(u64, String)> = all["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["unique_bytes"].as_u64().unwrap(),
+                i["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    by_unique.sort_by(|a, b| b.cmp(a));
+    let top = json(&["images", "--sort", "unique", "--top", "2"]);
+    let ids: Vec<&str> = top["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [by_unique[0].1.as_str(), by_unique[1].1.as_str()]);
+    assert_eq!(top["total_bytes"], all["total_bytes"]);
+    assert_eq!(top["selection"]["matched"], by_unique.len());
+
+    // Project alpha: its compose-labelled container and volume, and the
+    // image that container runs.
+    let c = json(&["containers", "--project", "alpha"]);
+    let names: Vec<&str> = c["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alpha_web_1"]);
+    let v = json(&["volumes", "--project", "alpha"]);
+    assert_eq!(v["volumes"][0]["name"], "alpha_data");
+    assert_eq!(v["volumes"].as_array().unwrap().len(), 1);
+    assert_eq!(v["total_bytes"], v["volumes"][0]["bytes"]);
+    let i = json(&["images", "--project", "alpha", "--sort", "created"]);
+    assert_eq!(i["images"][0]["names"][0], "localhost/alpha_web:latest");
+    assert_eq!(i["images"].as_array().unwrap().len(), 1);
+
+    // Sorting containers by size measures them, as --size would.
+    let sized = json(&["containers", "--sort", "size"]);
+    let rw: Vec<u64> = sized["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["rw_bytes"].as_u64().expect("measured"))
+        .collect();
+    assert!(
+        rw.len() >= 2 && rw.windows(2).all(|w| w[0] >= w[1]),
+        "{rw:?}"
+    );
+    assert_eq!(
+        sized["total_bytes"],
+        json(&["containers", "--size"])["total_bytes"]
+    );
+
+    let (code, stdout, _) = replay(&dir, &["volumes", "--sort", "size", "--top", "1"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("1 of 3 volumes shown (--top 1); the total covers all 3\n"),
+        "{stdout}"
+    );
+    let (code, _, stderr) = replay(&dir, &["images", "--project", "nope"]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr,
+        "podman-storage: error: unknown project \"nope\"; known projects: alpha, beta\n"
+    );
+    let (code, _, stderr) = replay(&dir, &["volumes", "--sort", "unique"]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr,
+        "podman-storage: error: --sort unique does not apply to volumes; it sorts by size, created, name\n"
+    );
 }
 
 #[test]

@@ -789,6 +789,7 @@ mod tests {
         assert_eq!(
             state.volumes,
             vec![DbVolume {
+                created: None,
                 name: "v1".into(),
                 labels: [("owner".to_string(), "a".to_string())].into(),
                 mountpoint: "/vol/v1/_data".into(),

@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::timestamp::Timestamp;
+
 #[derive(Debug, Error)]
 pub enum LibpodDbError {
     #[error("reading {path}: {source}")]
@@ -94,6 +96,9 @@ pub struct DbContainer {
     /// `--log-opt path=` or containers.conf says otherwise).
     #[serde(default)]
     pub log_path: String,
+    /// `createdTime` of its config; absent in recordings made before it was read.
+    #[serde(default)]
+    pub created: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +109,9 @@ pub struct DbVolume {
     /// Ids of existing containers that mount it, sorted; empty means
     /// `podman volume ls --filter dangling=true` lists it.
     pub users: Vec<String>,
+    /// `createdAt` of its config; absent in recordings made before it was read.
+    #[serde(default)]
+    pub created: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +159,12 @@ struct RawCtrConfig {
     log_driver: String,
     #[serde(rename = "logPath", default)]
     log_path: String,
+    #[serde(
+        rename = "createdTime",
+        default,
+        deserialize_with = "crate::timestamp::go_time"
+    )]
+    created_time: Option<Timestamp>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -174,6 +188,12 @@ struct RawVolConfig {
     labels: Option<BTreeMap<String, String>>,
     #[serde(rename = "mountPoint", default)]
     mount_point: String,
+    #[serde(
+        rename = "createdAt",
+        default,
+        deserialize_with = "crate::timestamp::go_time"
+    )]
+    created_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -251,6 +271,7 @@ impl Records {
                 volumes,
                 log_driver: c.log_driver,
                 log_path: c.log_path,
+                created: c.created_time,
             });
         }
         for (name, config, users) in &self.volumes {
@@ -273,6 +294,7 @@ impl Records {
                 labels: v.labels.unwrap_or_default(),
                 mountpoint: v.mount_point,
                 users,
+                created: v.created_at,
             });
         }
         for (id, config) in &self.pods {

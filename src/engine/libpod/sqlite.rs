@@ -395,6 +395,7 @@ mod tests {
         assert_eq!(
             state.volumes[0],
             DbVolume {
+                created: None,
                 name: "v1".into(),
                 labels: [("owner".to_string(), "a".to_string())].into(),
                 mountpoint: "/g/volumes/v1/_data".into(),

@@ -23,6 +23,8 @@ pub struct Du {
     /// The paths' `disk_bytes`, added (each inode is in one row only).
     pub total_bytes: u64,
     pub total_apparent_bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selection: Option<super::Selection>,
     pub warnings: Vec<String>,
 }
 
@@ -50,6 +52,8 @@ pub struct Caches {
     pub caches: Vec<Cache>,
     /// Every cache once, nested ones inside their parent.
     pub total_bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selection: Option<super::Selection>,
     pub warnings: Vec<String>,
 }
 
@@ -80,6 +84,9 @@ pub struct Cache {
     pub registry: Option<Registry>,
     /// One line each; figures are lower bounds when non-empty.
     pub errors: Vec<String>,
+    /// The newest use of a blob (the later of atime and mtime, as
+    /// `prune caches --older-than` judges), RFC 3339 UTC.
+    pub last_used: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -177,6 +184,7 @@ impl From<&DuReport> for Du {
             paths: all(&r.paths),
             total_bytes: r.total_bytes,
             total_apparent_bytes: r.total_apparent_bytes,
+            selection: super::selection(&r.selection),
             warnings: r.warnings.clone(),
         }
     }
@@ -211,6 +219,7 @@ impl From<&CachesView> for Caches {
             schema: v.schema,
             caches: all(&v.caches),
             total_bytes: v.total_bytes,
+            selection: super::selection(&v.selection),
             warnings: v.warnings.clone(),
         }
     }
@@ -262,6 +271,7 @@ impl From<&CacheReport> for Cache {
             temp_bytes: r.temp_bytes,
             registry: r.registry.as_ref().map(Registry::from),
             errors: r.errors.clone(),
+            last_used: r.last_used.map(|t| t.rfc3339()),
         }
     }
 }

@@ -153,6 +153,37 @@ pub struct Project {
     pub warnings: Vec<String>,
 }
 
+/// `--sort`, `--top`, `--project` as applied; a view leaves it out when
+/// none was given.
+#[derive(Debug, Serialize)]
+pub struct Selection {
+    pub sort: Option<&'static str>,
+    pub top: Option<usize>,
+    pub project: Option<String>,
+    /// Rows listed.
+    pub shown: usize,
+    /// Rows that matched: the view's total covers all of them.
+    pub matched: usize,
+}
+
+/// `None` when no option was given (the field is then left out).
+pub fn selection(s: &crate::select::Shown) -> Option<Selection> {
+    use crate::select::SortKey;
+    (!s.is_default()).then(|| Selection {
+        sort: s.sort.map(|k| match k {
+            SortKey::Size => "size",
+            SortKey::Unique => "unique",
+            SortKey::Created => "created",
+            SortKey::Used => "used",
+            SortKey::Name => "name",
+        }),
+        top: s.top,
+        project: s.project.clone(),
+        shown: s.shown,
+        matched: s.matched,
+    })
+}
+
 /// `project` without an id: the projects there are.
 #[derive(Debug, Serialize)]
 pub struct ProjectList {
@@ -221,6 +252,8 @@ pub struct Images {
     pub shared_layers_bytes: u64,
     /// Every image's unique bytes plus the shared layers.
     pub total_bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selection: Option<Selection>,
     pub warnings: Vec<String>,
 }
 
@@ -240,6 +273,10 @@ pub struct Image {
     /// From an additional image store; present only when true.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub read_only: bool,
+    /// RFC 3339 UTC; null when the engine does not say.
+    pub created: Option<String>,
+    /// When the newest container made from it was created; null when none.
+    pub last_used: Option<String>,
 }
 
 /// `containers`.
@@ -251,6 +288,8 @@ pub struct Containers {
     pub total_bytes: u64,
     /// The measured log files, apart from `total_bytes`.
     pub logs_bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selection: Option<Selection>,
     pub warnings: Vec<String>,
 }
 
@@ -268,6 +307,8 @@ pub struct Container {
     pub lower_bound: bool,
     /// Null unless measured.
     pub log: Option<Log>,
+    /// RFC 3339 UTC; null when the engine does not say.
+    pub created: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -286,6 +327,8 @@ pub struct Volumes {
     pub schema: u32,
     pub volumes: Vec<Volume>,
     pub total_bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selection: Option<Selection>,
     pub warnings: Vec<String>,
 }
 
@@ -300,6 +343,8 @@ pub struct Volume {
     /// The engine's figure, which may count hard links twice.
     pub approximate: bool,
     pub lower_bound: bool,
+    /// RFC 3339 UTC; null when the engine does not say.
+    pub created: Option<String>,
 }
 
 /// A volume of `project ID`.
@@ -489,6 +534,7 @@ impl From<&ImagesView> for Images {
             images: all(&v.images),
             shared_layers_bytes: v.shared_layers_bytes,
             total_bytes: v.total_bytes,
+            selection: selection(&v.selection),
             warnings: v.warnings.clone(),
         }
     }
@@ -506,6 +552,8 @@ impl From<&ImageUsage> for Image {
             dangling: i.dangling,
             intermediate: i.intermediate,
             read_only: i.read_only,
+            created: i.created.map(|t| t.rfc3339()),
+            last_used: i.last_used.map(|t| t.rfc3339()),
         }
     }
 }
@@ -517,6 +565,7 @@ impl From<&ContainersView> for Containers {
             containers: all(&v.containers),
             total_bytes: v.total_bytes,
             logs_bytes: v.logs_bytes,
+            selection: selection(&v.selection),
             warnings: v.warnings.clone(),
         }
     }
@@ -533,6 +582,7 @@ impl From<&ContainerRow> for Container {
             rw_bytes: c.rw_bytes,
             lower_bound: c.lower_bound,
             log: c.log.as_ref().map(Log::from),
+            created: c.created.map(|t| t.rfc3339()),
         }
     }
 }
@@ -554,6 +604,7 @@ impl From<&VolumesView> for Volumes {
             schema: v.schema,
             volumes: all(&v.volumes),
             total_bytes: v.total_bytes,
+            selection: selection(&v.selection),
             warnings: v.warnings.clone(),
         }
     }
@@ -569,6 +620,7 @@ impl From<&crate::engine::Volume> for Volume {
             bytes: v.bytes,
             approximate: v.approximate,
             lower_bound: v.lower_bound,
+            created: v.created.map(|t| t.rfc3339()),
         }
     }
 }
