@@ -174,25 +174,84 @@ fn all_connections(ctx: &Ctx) -> Result<Status> {
 }
 
 /// Workspaces, shared mounts and caches (configured plus the well-known ones
-/// that exist: ko, zarf), and what pruning the caches would free.
+/// that exist: ko, zarf), and what pruning the caches would free. The caches
+/// are listed for that; their sizes come from the one walk of all the
+/// directories.
 fn measure_dirs(config: &Config, warnings: &Warnings) -> (projects::Dirs, u64) {
-    let reports = caches::inspect_all(&caches::discover(&config.caches.paths));
+    let reports = caches::classify_all(&caches::discover(&config.caches.paths));
     for e in reports.iter().flat_map(|r| &r.errors) {
         warnings.push(e);
     }
     let measured: Vec<MeasuredDir> = reports
         .iter()
         .filter(|r| r.kind != caches::Kind::Missing)
-        .map(|r| MeasuredDir {
-            row: RowId::Global,
-            path: r.path.clone(),
-            bytes: r.bytes,
-            files: r.files,
-            incomplete: !r.errors.is_empty(),
-        })
+        .map(|r| cache_dir(r.path.clone(), !r.errors.is_empty()))
         .collect();
     let reclaimable = account::caches_component(&reports, 0).reclaimable_bytes;
     (dirs::measure(config, &measured, warnings), reclaimable)
+}
+
+fn cache_dir(path: std::path::PathBuf, incomplete: bool) -> MeasuredDir {
+    MeasuredDir {
+        row: RowId::Global,
+        path,
+        bytes: 0,
+        files: 0,
+        incomplete,
+    }
+}
+
+/// The project's workspaces from the overview's walk (same roots: every
+/// project's workspaces, the shared mounts and the caches), so that nesting
+/// and hard links resolve as in its overview row. Only the warnings about
+/// this project's own directories are kept.
+fn project_workspaces(
+    config: &Config,
+    id: &str,
+    warnings: &Warnings,
+) -> Vec<projects::MeasuredDir> {
+    let caches: Vec<MeasuredDir> = caches::discover(&config.caches.paths)
+        .into_iter()
+        .filter(|c| std::fs::symlink_metadata(&c.path).is_ok())
+        .map(|c| cache_dir(c.path, false))
+        .collect();
+    let all = Warnings::new();
+    let dirs = dirs::measure(config, &caches, &all);
+    let row = RowId::Project(id.to_string());
+    let own_prefix = format!("project {id}: ");
+    let own_paths: Vec<String> = config
+        .projects
+        .iter()
+        .filter(|p| p.id == id)
+        .flat_map(|p| p.expand_workspaces().dirs)
+        .map(|m| m.path.display().to_string())
+        .collect();
+    let kept: Vec<String> = dirs
+        .workspaces
+        .iter()
+        .filter(|w| w.row == row)
+        .map(|w| w.path.display().to_string())
+        .collect();
+    let own = |line: &str| match line.split_once(" is inside ") {
+        // A nesting warning names the directory left out first.
+        Some((dropped, _)) => own_paths.iter().any(|p| p == dropped),
+        None => {
+            line.starts_with(&own_prefix)
+                || kept.iter().any(|p| {
+                    line.strip_prefix(p.as_str())
+                        .is_some_and(|rest| rest.starts_with(['/', ':']))
+                })
+        }
+    };
+    for line in all.to_vec() {
+        if own(&line) {
+            warnings.push(line);
+        }
+    }
+    dirs.workspaces
+        .into_iter()
+        .filter(|w| w.row == row)
+        .collect()
 }
 
 fn dir_entry(d: &projects::MeasuredDir) -> DirEntry {
@@ -240,17 +299,8 @@ pub fn project(ctx: &Ctx, id: &str) -> Result<Status> {
         .filter(|i| attr.containers[*i].as_deref() == Some(id))
         .collect();
     let ids: Vec<String> = mine.iter().map(|i| inv.containers[*i].id.clone()).collect();
-    let project_config = podman_storage::config::Config {
-        projects: config
-            .projects
-            .iter()
-            .filter(|p| p.id == id)
-            .cloned()
-            .collect(),
-        ..Default::default()
-    };
     let (sizes, logs, dirs) = std::thread::scope(|s| {
-        let dirs = s.spawn(|| dirs::measure(&project_config, &[], &warnings));
+        let dirs = s.spawn(|| project_workspaces(&config, id, &warnings));
         let logs = (!local).then(|| s.spawn(|| engine.container_logs(&ids)));
         let sizes = if local {
             Ok(inv
@@ -327,7 +377,7 @@ pub fn project(ctx: &Ctx, id: &str) -> Result<Status> {
             in_use: v.in_use,
         })
         .collect();
-    let workspaces: Vec<DirEntry> = dirs.workspaces.iter().map(dir_entry).collect();
+    let workspaces: Vec<DirEntry> = dirs.iter().map(dir_entry).collect();
     let containers_bytes = containers.iter().filter_map(|c| c.rw_bytes).sum();
     let logs_bytes = containers.iter().map(ContainerRow::log_bytes).sum();
     let workspaces_bytes = workspaces.iter().map(|w| w.bytes).sum();
