@@ -11,6 +11,7 @@ use super::podman::{
     ContainerEntry, ContainerList, HistoryEntry, ImageEntry, InspectEntry, Inspected, Podman,
     PodmanError, SizeTrouble, VolumeEntry,
 };
+use super::resolve::{self, Env, Resolved};
 use super::{Container, ContainerState, Image, Inventory, Layer, Pod, Volume};
 use crate::runner::RunError;
 use crate::size::Reading;
@@ -74,10 +75,14 @@ pub struct Failed {
 }
 
 pub fn collect(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected {
-    let mut c = collect_any(podman, needs, warnings);
+    // Resolved once: the store read and the build-leftovers search both
+    // follow this one reading of storage.conf and containers.conf.
+    let env = Env::current();
+    let resolved = podman.reads_store().then(|| resolve::resolve(&env));
+    let mut c = collect_any(podman, needs, resolved.clone(), warnings);
     // Only with the store read: `--cli-only` is podman's output alone.
-    if let Some(items) = &mut c.build_leftovers {
-        match temp_leftovers(podman, warnings) {
+    if let (Some(items), Some(resolved)) = (&mut c.build_leftovers, resolved) {
+        match temp_leftovers(podman, resolved, env.euid, warnings) {
             Some(found) => items.extend(found),
             // A recording made before they were measured: no row, unless
             // external containers need one.
@@ -90,17 +95,20 @@ pub fn collect(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
 
 /// Leftovers in podman's temp dir and the blob-info cache; `None` from a
 /// recording made before they were measured.
-fn temp_leftovers(podman: &Podman, warnings: &Warnings) -> Option<Vec<Leftover>> {
-    let env = super::resolve::Env::current();
-    let places = match super::resolve::build_places(&env) {
-        Ok(p) => p,
+fn temp_leftovers(
+    podman: &Podman,
+    resolved: Result<Resolved, String>,
+    euid: u32,
+    warnings: &Warnings,
+) -> Option<Vec<Leftover>> {
+    let places = match resolved {
+        Ok(r) => r.build_places,
         Err(e) => {
             warnings.push(format!("build leftovers not looked for: {e}"));
             return Some(Vec::new());
         }
     };
     let key = format!("{places:?}");
-    let euid = env.euid;
     let found = podman.runner().measured("build-leftovers", &key, move || {
         Ok::<_, String>(build_cache::find(&places, euid))
     });
@@ -119,10 +127,16 @@ fn temp_leftovers(podman: &Podman, warnings: &Warnings) -> Option<Vec<Leftover>>
     }
 }
 
-fn collect_any(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected {
-    if podman.reads_store() {
+fn collect_any(
+    podman: &Podman,
+    needs: Needs,
+    resolved: Option<Result<Resolved, String>>,
+    warnings: &Warnings,
+) -> Collected {
+    if let Some(resolved) = resolved {
         let asker = podman.clone();
-        let read = move || local::read(move || asker.version().map_err(|e| e.to_string()));
+        let read =
+            move || local::read(resolved, move || asker.version().map_err(|e| e.to_string()));
         match podman.runner().measured("local", "state", read) {
             Ok(Some(state)) => {
                 let (mut inventory, problems) = local::inventory(&state);
