@@ -243,3 +243,49 @@ fn is_overlay_scratch(e: &walk::WalkError) -> bool {
         && names.next() == Some("work".as_ref())
         && e.message.contains("Permission denied")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    fn du_sb(path: &std::path::Path) -> u64 {
+        let out = Command::new("du").arg("-sb").arg(path).output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.split_whitespace().next().unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn one_walk_gives_writable_layers_volumes_and_metadata_each_byte_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
+        let diff = root.join("overlay/c1/diff");
+        let volume = root.join("volumes/v/_data");
+        std::fs::create_dir_all(diff.join("etc/deep")).unwrap();
+        std::fs::create_dir_all(&volume).unwrap();
+        std::fs::create_dir_all(root.join("libpod")).unwrap();
+        std::fs::write(diff.join("etc/deep/f"), vec![1u8; 12_345]).unwrap();
+        std::fs::write(volume.join("data"), vec![2u8; 50_000]).unwrap();
+        // libpod's directory holds a hard link to the volume's file.
+        std::fs::hard_link(volume.join("data"), root.join("libpod/data")).unwrap();
+        let planned = vec![
+            (diff.clone(), Role::Writable),
+            (volume.clone(), Role::Measured),
+            (root.join("missing-volume"), Role::Measured),
+            (root.join("libpod"), Role::Part("libpod")),
+            (root.clone(), Role::Part("other")),
+        ];
+        let (m, usages) = measure_with_roots(root.clone(), planned);
+        assert_eq!(usages.len(), 5);
+        assert_eq!(usages[0].file_bytes, 12_345);
+        assert_eq!(usages[1].apparent_bytes, du_sb(&volume));
+        assert!(usages[2].incomplete(), "a missing volume is an error");
+        // What du counts once, the three lines count once between them.
+        assert_eq!(
+            m.bytes + usages[0].file_bytes + usages[1].apparent_bytes,
+            du_sb(&root)
+        );
+        assert_eq!(m.parts["libpod"], du_sb(&root.join("libpod")) - 50_000);
+        assert!(m.errors.is_empty(), "{:?}", m.errors);
+    }
+}
