@@ -904,14 +904,20 @@ impl StoreWalk {
                 by_root.entry(p).or_insert(u);
             }
         }
+        let planned: BTreeSet<&PathBuf> = by_root.keys().copied().collect();
+        // A root given twice counts once, in its first place, as in a walk.
         let per_root = roots
             .iter()
             .map(|r| {
+                let planned = planned.contains(r);
                 by_root.remove(r).unwrap_or_else(|| walk::Usage {
-                    errors: vec![walk::WalkError {
-                        path: r.clone(),
-                        message: "not in the store walk".into(),
-                    }],
+                    errors: (!planned)
+                        .then(|| walk::WalkError {
+                            path: r.clone(),
+                            message: "not in the store walk".into(),
+                        })
+                        .into_iter()
+                        .collect(),
                     ..walk::Usage::default()
                 })
             })
