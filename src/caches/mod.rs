@@ -319,6 +319,9 @@ pub fn inspect_all(found: &[Discovered]) -> Vec<CacheReport> {
     let present: Vec<usize> = (0..reports.len())
         .filter(|i| reports[*i].kind != Kind::Missing)
         .collect();
+    if present.is_empty() {
+        return reports;
+    }
     let paths: Vec<PathBuf> = present.iter().map(|i| reports[*i].path.clone()).collect();
     let usages = walk::measure(&paths, &walk::WalkOptions::default());
     for (i, u) in present.into_iter().zip(usages) {
