@@ -113,7 +113,7 @@ pub fn caches_component(reports: &[crate::caches::CacheReport], total_bytes: u64
         bytes: total_bytes,
         reclaimable_bytes: present
             .map(|r| match r.kind {
-                Kind::Fscache => r.bytes,
+                Kind::Fscache => r.listed_file_bytes,
                 Kind::OciLayout | Kind::Registry => r.orphans.as_ref().map_or(0, |o| o.bytes),
                 Kind::Unknown | Kind::Missing => 0,
             })

@@ -1,6 +1,8 @@
 //! Plain directories that belong to rows: project workspaces, shared mounts,
-//! cache directories. All of them are walked in one concurrent pass, so a
-//! hard-linked file is counted once across all of them.
+//! cache directories. All of them are walked in one concurrent pass (one
+//! inode set), so a hard-linked file is counted once across all of them, in
+//! the first that holds it: workspaces (in configuration order), then shared
+//! mounts, then caches. Every figure is `du -sb` (see [`crate::walk`]).
 
 use std::path::{Path, PathBuf};
 
@@ -16,11 +18,11 @@ enum Kind {
     Cache,
 }
 
-/// Measures every configured directory. A workspace glob whose fixed root
-/// is missing is a warning (the project's row stays, at zero); a directory
-/// inside another measured one is counted only in the outer one. Caches come
-/// measured already (by `caches::inspect`, which also knows what pruning
-/// them frees) and only take part in the nesting check.
+/// Measures every configured directory and the given caches (their row and
+/// path; the figures given are replaced by the walk's). A workspace glob
+/// whose fixed root is missing is a warning (the project's row stays, at
+/// zero); a directory inside another measured one is counted only in the
+/// outer one.
 pub fn measure(config: &Config, caches: &[MeasuredDir], warnings: &Warnings) -> Dirs {
     let mut wanted: Vec<(Kind, RowId, PathBuf)> = Vec::new();
     for p in &config.projects {
@@ -46,31 +48,32 @@ pub fn measure(config: &Config, caches: &[MeasuredDir], warnings: &Warnings) -> 
         wanted.push((Kind::Cache, c.row.clone(), c.path.clone()));
     }
     let wanted = drop_nested(wanted, warnings);
-    let (cached, to_walk): (Vec<_>, Vec<_>) =
-        wanted.into_iter().partition(|(k, _, _)| *k == Kind::Cache);
-    let roots: Vec<PathBuf> = to_walk.iter().map(|(_, _, p)| p.clone()).collect();
+    let roots: Vec<PathBuf> = wanted.iter().map(|(_, _, p)| p.clone()).collect();
     let usages = walk::measure(&roots, &WalkOptions::default());
     let mut dirs = Dirs::default();
-    for ((kind, row, path), usage) in to_walk.into_iter().zip(usages) {
-        for e in &usage.errors {
-            warnings.push(format!("{}: {}", e.path.display(), e.message));
+    for ((kind, row, path), usage) in wanted.into_iter().zip(usages) {
+        // A cache's unreadable parts were named by its listing already.
+        let listed = caches
+            .iter()
+            .find(|c| kind == Kind::Cache && c.path == path);
+        if listed.is_none_or(|c| !c.incomplete) {
+            for e in &usage.errors {
+                warnings.push(format!("{}: {}", e.path.display(), e.message));
+            }
         }
         let d = MeasuredDir {
             row,
             path,
             bytes: usage.apparent_bytes,
             files: usage.files,
-            incomplete: usage.incomplete(),
+            incomplete: usage.incomplete() || listed.is_some_and(|c| c.incomplete),
         };
         match kind {
             Kind::Workspace => dirs.workspaces.push(d),
-            _ => dirs.shared_mounts.push(d),
+            Kind::Shared => dirs.shared_mounts.push(d),
+            Kind::Cache => dirs.caches.push(d),
         }
     }
-    dirs.caches = cached
-        .into_iter()
-        .filter_map(|(_, _, path)| caches.iter().find(|c| c.path == path).cloned())
-        .collect();
     dirs
 }
 

@@ -10,11 +10,13 @@
 //! - `unknown`: anything else; measured, never pruned;
 //! - `missing`: the path does not exist; zero bytes, not an error.
 //!
-//! **What `bytes` counts**: the apparent size (`lstat` `st_size`) of every
-//! non-directory entry below the path (files, symlinks as links, never their
-//! targets), a file with several hard links inside the tree once. That is
-//! `du -sb DIR` minus the sizes of the directories themselves, or
-//! `find DIR ! -type d -printf '%s\n'` summed when there are no hard links.
+//! **What `bytes` counts**: what every directory figure in a report counts
+//! (see [`crate::walk`]): `du -sb DIR`, directories included, measured by the
+//! one walker over all the caches at once, so a file hard-linked between two
+//! caches counts once, in the first; a cache inside another counts there.
+//! The per-blob figures (`blob_bytes`, `orphans`, `temp_bytes`) and what
+//! pruning frees come from the no-follow listing ([`nofollow`]), which prune
+//! also uses: they count non-directories only.
 
 pub mod digest;
 pub mod discover;
@@ -32,6 +34,8 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::Serialize;
+
+use crate::walk;
 
 pub use digest::Digest;
 pub use discover::{discover, Discovered, Origin};
@@ -82,10 +86,15 @@ pub struct CacheReport {
     pub kind: Kind,
     pub path: PathBuf,
     pub origin: Origin,
-    /// Apparent bytes of every non-directory entry below `path` (see module docs).
+    /// `du -sb` of `path`, this cache's share of one walk over all caches
+    /// (see module docs).
     pub bytes: u64,
-    /// Non-directory entries below `path`.
+    /// Non-directory entries below `path`, from the same walk.
     pub files: u64,
+    /// Apparent bytes of the non-directories the no-follow listing met: what
+    /// removing every file would free (a flat cache's prune-all).
+    #[serde(skip)]
+    pub listed_file_bytes: u64,
     pub blobs: u64,
     pub blob_bytes: u64,
     /// OCI layouts: blobs reachable from `index.json`; registries: blobs
@@ -117,6 +126,7 @@ impl CacheReport {
             origin: found.origin,
             bytes: 0,
             files: 0,
+            listed_file_bytes: 0,
             blobs: 0,
             blob_bytes: 0,
             referenced: None,
@@ -302,6 +312,7 @@ fn last_used<'a>(blobs: impl Iterator<Item = &'a Entry>) -> Option<Timestamp> {
 
 fn fill_tally(r: &mut CacheReport, bytes: u64, files: u64, errors: &[String]) {
     r.bytes = bytes;
+    r.listed_file_bytes = bytes;
     r.files = files;
     r.errors.extend(errors.iter().cloned());
 }
@@ -312,6 +323,7 @@ fn inspect_file(found: &Discovered) -> CacheReport {
     match std::fs::symlink_metadata(&found.path) {
         Ok(m) => {
             r.bytes = m.len();
+            r.listed_file_bytes = m.len();
             r.files = 1;
         }
         Err(e) => r.errors.push(nofollow::describe(&found.path, &e)),
@@ -319,8 +331,29 @@ fn inspect_file(found: &Discovered) -> CacheReport {
     r
 }
 
-/// Inspects every cache concurrently, in order.
+/// Inspects every cache concurrently, in order, then measures their
+/// `bytes` in one walk.
 pub fn inspect_all(found: &[Discovered]) -> Vec<CacheReport> {
+    let mut reports = classify_all(found);
+    let present: Vec<usize> = (0..reports.len())
+        .filter(|i| reports[*i].kind != Kind::Missing)
+        .collect();
+    if present.is_empty() {
+        return reports;
+    }
+    let paths: Vec<PathBuf> = present.iter().map(|i| reports[*i].path.clone()).collect();
+    let usages = walk::measure(&paths, &walk::WalkOptions::default());
+    for (i, u) in present.into_iter().zip(usages) {
+        reports[i].set_walked(&u);
+    }
+    reports
+}
+
+/// Classifies every cache and counts its blobs, concurrently, in order,
+/// without the walk: `bytes` is then the listing's non-directory bytes,
+/// until [`CacheReport::set_walked`] gives the walked figure. For a caller
+/// that walks the caches along with other directories (the overview).
+pub fn classify_all(found: &[Discovered]) -> Vec<CacheReport> {
     found.par_iter().map(inspect).collect()
 }
 
@@ -336,9 +369,25 @@ pub fn missing_named(reports: &[CacheReport]) -> Vec<String> {
         .collect()
 }
 
-/// Sum of `bytes` with caches that sit inside another listed cache left
-/// out, so a byte is never counted twice. Returns the total and one warning
-/// per nested cache.
+impl CacheReport {
+    /// Takes `bytes` and `files` from the cache's share of a walk. The
+    /// listing has already named any unreadable path; the walk's own
+    /// problems are added only when it met none.
+    pub fn set_walked(&mut self, u: &walk::Usage) {
+        self.bytes = u.apparent_bytes;
+        self.files = u.files;
+        if self.errors.is_empty() {
+            self.errors.extend(
+                u.errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.path.display(), e.message)),
+            );
+        }
+    }
+}
+
+/// Sum of `bytes` (the walk already counted a cache inside another once),
+/// and one warning per nested cache saying so.
 pub fn total_bytes(reports: &[CacheReport]) -> (u64, Vec<String>) {
     let canon: Vec<PathBuf> = reports
         .iter()
@@ -351,14 +400,14 @@ pub fn total_bytes(reports: &[CacheReport]) -> (u64, Vec<String>) {
             .iter()
             .enumerate()
             .find(|(j, c)| *j != i && canon[i] != **c && canon[i].starts_with(c));
-        match outer {
-            Some((j, _)) => warnings.push(format!(
+        if let Some((j, _)) = outer {
+            warnings.push(format!(
                 "{}: inside {}, counted once in the total",
                 r.path.display(),
                 reports[j].path.display()
-            )),
-            None => total = total.saturating_add(r.bytes),
+            ));
         }
+        total = total.saturating_add(r.bytes);
     }
     (total, warnings)
 }

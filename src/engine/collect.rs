@@ -13,6 +13,7 @@ use super::podman::{
     ContainerEntry, ContainerList, HistoryEntry, ImageEntry, InspectEntry, Inspected, Podman,
     PodmanError, SizeTrouble, VolumeEntry,
 };
+use super::resolve::{self, Env, Resolved};
 use super::{
     Collected, Container, ContainerState, Failed, Image, Inventory, Layer, Needs, Pod, Volume,
 };
@@ -22,10 +23,14 @@ use crate::walk;
 use crate::Warnings;
 
 pub fn collect(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected {
-    let mut c = collect_any(podman, needs, warnings);
+    // Resolved once: the store read and the build-leftovers search both
+    // follow this one reading of storage.conf and containers.conf.
+    let env = Env::current();
+    let resolved = podman.reads_store().then(|| resolve::resolve(&env));
+    let mut c = collect_any(podman, needs, resolved.clone(), warnings);
     // Only with the store read: `--cli-only` is podman's output alone.
-    if let Some(items) = &mut c.build_leftovers {
-        match temp_leftovers(podman, warnings) {
+    if let (Some(items), Some(resolved)) = (&mut c.build_leftovers, resolved) {
+        match temp_leftovers(podman, resolved, env.euid, warnings) {
             Some(found) => items.extend(found),
             // A recording made before they were measured: no row, unless
             // external containers need one.
@@ -38,17 +43,20 @@ pub fn collect(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
 
 /// Leftovers in podman's temp dir and the blob-info cache; `None` from a
 /// recording made before they were measured.
-fn temp_leftovers(podman: &Podman, warnings: &Warnings) -> Option<Vec<Leftover>> {
-    let env = super::resolve::Env::current();
-    let places = match super::resolve::build_places(&env) {
-        Ok(p) => p,
+fn temp_leftovers(
+    podman: &Podman,
+    resolved: Result<Resolved, String>,
+    euid: u32,
+    warnings: &Warnings,
+) -> Option<Vec<Leftover>> {
+    let places = match resolved {
+        Ok(r) => r.build_places,
         Err(e) => {
             warnings.push(format!("build leftovers not looked for: {e}"));
             return Some(Vec::new());
         }
     };
     let key = format!("{places:?}");
-    let euid = env.euid;
     let found = podman.runner().measured("build-leftovers", &key, move || {
         Ok::<_, String>(build_cache::find(&places, euid))
     });
@@ -67,10 +75,16 @@ fn temp_leftovers(podman: &Podman, warnings: &Warnings) -> Option<Vec<Leftover>>
     }
 }
 
-fn collect_any(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected {
-    if podman.reads_store() {
+fn collect_any(
+    podman: &Podman,
+    needs: Needs,
+    resolved: Option<Result<Resolved, String>>,
+    warnings: &Warnings,
+) -> Collected {
+    if let Some(resolved) = resolved {
         let asker = podman.clone();
-        let read = move || local::read(move || asker.version().map_err(|e| e.to_string()));
+        let read =
+            move || local::read(resolved, move || asker.version().map_err(|e| e.to_string()));
         match podman.runner().measured("local", "state", read) {
             Ok(Some(state)) => {
                 let (mut inventory, problems) = local::inventory(&state);
@@ -79,7 +93,21 @@ fn collect_any(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
                 }
                 let dirs = state.container_dirs();
                 let rw_dirs = needs.container_sizes.then_some(&dirs);
-                measure_dirs(podman, &mut inventory, rw_dirs, needs.volumes, warnings);
+                // With the store-metadata line too, one walk measures all
+                // three (see `StoreWalk`).
+                let store_walk = (needs.store_metadata
+                    && rw_dirs.is_some()
+                    && needs.volumes
+                    && !state.graphroot.as_os_str().is_empty())
+                .then(|| StoreWalk::plan(&state, &inventory, needs.container_sizes));
+                let walked = measure_dirs(
+                    podman,
+                    &mut inventory,
+                    rw_dirs,
+                    needs.volumes,
+                    store_walk,
+                    warnings,
+                );
                 if needs.container_sizes {
                     let logs = state.log_configs();
                     super::logs::attach(
@@ -91,7 +119,10 @@ fn collect_any(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
                 }
                 let metadata = needs
                     .store_metadata
-                    .then(|| store_metadata(podman, &state, &inventory, warnings))
+                    .then(|| {
+                        let logs = log_files(&state, &inventory, needs.container_sizes);
+                        store_metadata(podman, &state, &inventory, &logs, walked, warnings)
+                    })
                     .flatten();
                 let build_leftovers = needs
                     .build_leftovers
@@ -225,7 +256,7 @@ fn collect_cli(podman: &Podman, needs: Needs, warnings: &Warnings) -> Collected 
         // Walking the mountpoints podman printed measures the disk; it
         // reads no store record.
         if local {
-            measure_dirs(podman, &mut out.inventory, None, true, warnings);
+            measure_dirs(podman, &mut out.inventory, None, true, None, warnings);
         } else {
             remote_volume_sizes(podman, &mut out.inventory.volumes, warnings);
         }
@@ -613,17 +644,101 @@ fn remote_volume_sizes(podman: &Podman, volumes: &mut [Volume], warnings: &Warni
     }
 }
 
+/// The store-metadata walk planned with the writable layers and volumes
+/// in it, so that one walk gives the containers' and volumes' lines and the
+/// metadata line (a writable layer's `file_bytes` to its container, the rest
+/// of its `apparent_bytes` to metadata). The recording keeps the two records
+/// it always had, `walk` and `store-walk`: recordings made before and after
+/// replay alike.
+struct StoreWalk {
+    graphroot: PathBuf,
+    planned: Vec<(PathBuf, super::metadata::Role)>,
+}
+
+impl StoreWalk {
+    fn plan(state: &local::LocalState, inv: &Inventory, logs_attached: bool) -> StoreWalk {
+        let volumes = volume_dirs(inv);
+        let logs = log_files(state, inv, logs_attached);
+        StoreWalk {
+            graphroot: state.graphroot.clone(),
+            planned: super::metadata::plan(state, &volumes, true, &logs),
+        }
+    }
+
+    /// Walks; each of `roots` (writable layers and volumes) gets its share.
+    fn run(self, roots: &[PathBuf]) -> (super::metadata::StoreMetadata, Vec<walk::Usage>) {
+        use super::metadata::Role;
+        let (m, usages) = super::metadata::measure_with_roots(self.graphroot, self.planned.clone());
+        let mut by_root: BTreeMap<&PathBuf, walk::Usage> = BTreeMap::new();
+        for ((p, role), u) in self.planned.iter().zip(usages) {
+            if matches!(role, Role::Writable | Role::Measured) {
+                by_root.entry(p).or_insert(u);
+            }
+        }
+        let planned: BTreeSet<&PathBuf> = by_root.keys().copied().collect();
+        // A root given twice counts once, in its first place, as in a walk.
+        let per_root = roots
+            .iter()
+            .map(|r| {
+                let planned = planned.contains(r);
+                by_root.remove(r).unwrap_or_else(|| walk::Usage {
+                    errors: (!planned)
+                        .then(|| walk::WalkError {
+                            path: r.clone(),
+                            message: "not in the store walk".into(),
+                        })
+                        .into_iter()
+                        .collect(),
+                    ..walk::Usage::default()
+                })
+            })
+            .collect();
+        (m, per_root)
+    }
+}
+
+/// The store-metadata figure a [`StoreWalk`] left for the `store-walk`
+/// record.
+type Walked = Option<super::metadata::StoreMetadata>;
+
+fn volume_dirs(inv: &Inventory) -> Vec<PathBuf> {
+    inv.volumes
+        .iter()
+        .map(|v| PathBuf::from(&v.mountpoint))
+        .collect()
+}
+
+/// The log files the logs line counts (the k8s-file logs libpod names, when
+/// the logs are measured: what `logs::attach` stats), and where k8s-file
+/// logs are by default: the store-metadata walk leaves them out.
+fn log_files(state: &local::LocalState, inv: &Inventory, attached: bool) -> BTreeSet<PathBuf> {
+    let mut logs = super::metadata::default_log_paths(state);
+    if attached {
+        let configs = state.log_configs();
+        logs.extend(
+            inv.containers
+                .iter()
+                .filter_map(|c| configs.get(&c.id))
+                .filter(|l| l.driver == "k8s-file" && !l.path.is_empty())
+                .map(|l| PathBuf::from(&l.path)),
+        );
+    }
+    logs
+}
+
 /// Walks, in one concurrent pass, the containers' writable layers (when
 /// `rw_dirs` is given) and the volumes' mountpoints (when `volumes`).
 /// Writable layers count like podman's `rwSize` (non-directories only);
-/// volumes like `du -sb`.
+/// volumes like `du -sb`. With `store_walk`, that pass is the store's (and
+/// what it found for the metadata line is returned).
 fn measure_dirs(
     podman: &Podman,
     inv: &mut Inventory,
     rw_dirs: Option<&BTreeMap<String, PathBuf>>,
     volumes: bool,
+    store_walk: Option<StoreWalk>,
     warnings: &Warnings,
-) {
+) -> Walked {
     let mut roots: Vec<PathBuf> = Vec::new();
     let mut targets: Vec<(bool, usize)> = Vec::new(); // (is_container, index)
     if let Some(dirs) = rw_dirs {
@@ -641,30 +756,39 @@ fn measure_dirs(
         }
     }
     if roots.is_empty() {
-        return;
+        return None;
     }
     let key = roots
         .iter()
         .map(|r| r.display().to_string())
         .collect::<Vec<_>>()
         .join("\n");
+    let metadata = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let found = std::sync::Arc::clone(&metadata);
+    let to_dir = |u: walk::Usage| WalkedDir {
+        apparent_bytes: u.apparent_bytes,
+        file_bytes: u.file_bytes,
+        errors: u
+            .errors
+            .iter()
+            .map(|e| format!("{}: {}", e.path.display(), e.message))
+            .collect(),
+    };
     let measured =
         podman
             .runner()
             .measured("walk", &key, move || -> Result<Vec<WalkedDir>, String> {
-                Ok(walk::measure(&roots, &walk::WalkOptions::default())
-                    .into_iter()
-                    .map(|u| WalkedDir {
-                        apparent_bytes: u.apparent_bytes,
-                        file_bytes: u.file_bytes,
-                        errors: u
-                            .errors
-                            .iter()
-                            .map(|e| format!("{}: {}", e.path.display(), e.message))
-                            .collect(),
-                    })
-                    .collect())
+                let usages = match store_walk {
+                    Some(sw) => {
+                        let (m, usages) = sw.run(&roots);
+                        *found.lock().unwrap_or_else(|e| e.into_inner()) = Some(m);
+                        usages
+                    }
+                    None => walk::measure(&roots, &walk::WalkOptions::default()),
+                };
+                Ok(usages.into_iter().map(to_dir).collect())
             });
+    let walked = metadata.lock().unwrap_or_else(|e| e.into_inner()).take();
     let dirs = match measured {
         Ok(d) => d,
         Err(e) => {
@@ -676,7 +800,8 @@ fn measure_dirs(
                     inv.volumes[i].lower_bound = true;
                 }
             }
-            return warnings.push(e);
+            warnings.push(e);
+            return walked;
         }
     };
     // A walk that failed anywhere (a missing directory included) measured
@@ -701,6 +826,7 @@ fn measure_dirs(
             v.lower_bound = !d.errors.is_empty();
         }
     }
+    walked
 }
 
 /// Containers libpod does not own, as build leftovers: their writable
@@ -720,35 +846,24 @@ fn external_containers(inv: &Inventory, dirs: &BTreeMap<String, PathBuf>) -> Vec
 
 /// The store-metadata walk, recorded and replayed like the others; a
 /// recording made before it existed has none (then there is no line).
+/// `walked` is its figure when the writable layers' walk was this one.
 fn store_metadata(
     podman: &Podman,
     state: &local::LocalState,
     inv: &Inventory,
+    logs: &BTreeSet<PathBuf>,
+    walked: Walked,
     warnings: &Warnings,
 ) -> Option<super::metadata::StoreMetadata> {
     use super::metadata;
     if state.graphroot.as_os_str().is_empty() {
         return None;
     }
-    let volumes: Vec<PathBuf> = inv
-        .volumes
-        .iter()
-        .map(|v| PathBuf::from(&v.mountpoint))
-        .collect();
-    // The files the logs line counts; where it did not look, where
-    // k8s-file logs are by default.
-    let mut logs = metadata::default_log_paths(state);
-    logs.extend(
-        inv.containers
-            .iter()
-            .filter_map(|c| c.log.as_ref()?.path.as_ref())
-            .map(PathBuf::from),
-    );
     let key = state.graphroot.display().to_string();
-    let planned = metadata::plan(state, &volumes, &logs);
+    let planned = metadata::plan(state, &volume_dirs(inv), false, logs);
     let graphroot = state.graphroot.clone();
     match podman.runner().measured("store-walk", &key, move || {
-        Ok::<_, String>(metadata::measure_planned(graphroot, planned))
+        Ok::<_, String>(walked.unwrap_or_else(|| metadata::measure_planned(graphroot, planned)))
     }) {
         Ok(m) => {
             for e in &m.errors {

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::layers::{self, TreeImage};
 use super::libpod::LibpodState;
-use super::resolve::{self, Env};
+use super::resolve;
 use super::store::{self, StoreSnapshot};
 use super::{Container, ContainerState, Image, Inventory, Layer, Pod, Volume};
 
@@ -50,13 +50,15 @@ const ATTEMPTS: usize = 3;
 /// make it, and only podman can say what it would show), an error saying in
 /// one line why the store cannot be read. Either way the caller asks podman.
 ///
-/// `podman_version` is asked only when both database files exist and the
-/// configuration does not choose: then podman's version decides.
+/// `resolved` is where [`resolve::resolve`] found the store (resolved once
+/// per report: the build-leftovers search uses it too). `podman_version` is
+/// asked only when both database files exist and the configuration does not
+/// choose: then podman's version decides.
 pub fn read(
+    resolved: Result<resolve::Resolved, String>,
     podman_version: impl FnOnce() -> Result<String, String>,
 ) -> Result<Option<LocalState>, String> {
-    let env = Env::current();
-    let mut r = resolve::resolve(&env)?;
+    let mut r = resolved?;
     if let Some(bolt) = r.bolt_before_5_8_1.take() {
         let version = podman_version()?;
         if !resolve::reads_sqlite_first(&version)? {

@@ -122,6 +122,30 @@ pub struct Resolved {
     /// to 5.8.0 reads this bolt file, later ones `database`. Only podman's
     /// version can tell which one is live.
     pub bolt_before_5_8_1: Option<Database>,
+    /// Where builds and pulls leave files, from the same containers.conf.
+    pub build_places: BuildPlaces,
+}
+
+/// libpod's database files: BoltDB (podman 4) and SQLite (4.8 and later).
+const BOLT_FILE: &str = "bolt_state.db";
+const SQLITE_FILE: &str = "db.sql";
+
+/// libpod's static dir when containers.conf sets none.
+fn default_static_dir(graphroot: &Path) -> PathBuf {
+    graphroot.join("libpod")
+}
+
+/// Where podman keeps the bolt database of the store at `graphroot` when
+/// containers.conf sets no `static_dir` (and the store is not transient).
+pub fn default_bolt_path(graphroot: &Path) -> PathBuf {
+    default_static_dir(graphroot).join(BOLT_FILE)
+}
+
+/// Where podman 4.8+ keeps the SQLite database of the store at `graphroot`
+/// when containers.conf sets no `static_dir`: the graph root itself, not
+/// the static dir as for bolt (`sqliteStatePath` in libpod).
+pub fn default_sqlite_path(graphroot: &Path) -> PathBuf {
+    graphroot.join(SQLITE_FILE)
 }
 
 /// podman 5.8.1 and later read an existing `db.sql` before a bolt file
@@ -183,10 +207,11 @@ struct EngineSection {
 pub fn resolve(env: &Env) -> Result<Resolved, String> {
     let store = resolve_store(env)?;
     let engine = engine_config(env)?;
+    let build_places = places(env, &engine);
     let static_dir_set = engine.static_dir.is_some();
     let static_dir = engine
         .static_dir
-        .unwrap_or_else(|| store.graphroot.join("libpod"));
+        .unwrap_or_else(|| default_static_dir(&store.graphroot));
     let volume_path = engine
         .volume_path
         .unwrap_or_else(|| store.graphroot.join("volumes"));
@@ -199,7 +224,7 @@ pub fn resolve(env: &Env) -> Result<Resolved, String> {
     } else {
         static_dir.clone()
     }
-    .join("bolt_state.db");
+    .join(BOLT_FILE);
     // libpod's `NewSqliteState`: the run root for a transient store, the
     // static dir when one is configured, else the graph root.
     let sqlite_dir = if store.transient {
@@ -209,7 +234,7 @@ pub fn resolve(env: &Env) -> Result<Resolved, String> {
     } else {
         store.graphroot.clone()
     };
-    let sqlite = sqlite_dir.join("db.sql");
+    let sqlite = sqlite_dir.join(SQLITE_FILE);
     let mut bolt_before_5_8_1 = None;
     let database = match engine.database_backend.as_deref().unwrap_or("") {
         "sqlite" => Database::Sqlite(sqlite),
@@ -236,6 +261,7 @@ pub fn resolve(env: &Env) -> Result<Resolved, String> {
         database,
         volume_path,
         bolt_before_5_8_1,
+        build_places,
     })
 }
 
@@ -428,8 +454,7 @@ pub struct BuildPlaces {
     pub blob_info_cache_dir: Option<PathBuf>,
 }
 
-pub fn build_places(env: &Env) -> Result<BuildPlaces, String> {
-    let engine = engine_config(env)?;
+fn places(env: &Env, engine: &EngineSection) -> BuildPlaces {
     let tmp_dir = match (env.var("TMPDIR"), engine.image_copy_tmp_dir.as_deref()) {
         (Some(t), _) => Some(PathBuf::from(t)),
         (None, Some("storage")) => None,
@@ -444,10 +469,10 @@ pub fn build_places(env: &Env) -> Result<BuildPlaces, String> {
     } else {
         Some(PathBuf::from("/var/lib/containers/cache"))
     };
-    Ok(BuildPlaces {
+    BuildPlaces {
         tmp_dir,
         blob_info_cache_dir,
-    })
+    }
 }
 
 /// c/storage expands these three in `rootless_storage_path`.

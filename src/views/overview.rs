@@ -159,7 +159,9 @@ fn host(
 /// Workspaces, shared mounts and caches (configured plus the well-known ones
 /// that exist: ko, zarf), and what pruning the caches would free.
 pub fn measure_dirs(config: &Config, warnings: &Warnings) -> (projects::Dirs, u64) {
-    let reports = caches::inspect_all(&caches::discover(&config.caches.paths));
+    // The caches are listed for what pruning frees; their sizes come from
+    // the one walk of all the directories.
+    let reports = caches::classify_all(&caches::discover(&config.caches.paths));
     for e in reports.iter().flat_map(|r| &r.errors) {
         warnings.push(e);
     }
@@ -169,13 +171,7 @@ pub fn measure_dirs(config: &Config, warnings: &Warnings) -> (projects::Dirs, u6
     let measured: Vec<MeasuredDir> = reports
         .iter()
         .filter(|r| r.kind != caches::Kind::Missing)
-        .map(|r| MeasuredDir {
-            row: RowId::Global,
-            path: r.path.clone(),
-            bytes: r.bytes,
-            files: r.files,
-            incomplete: !r.errors.is_empty(),
-        })
+        .map(|r| cache_dir(r.path.clone(), !r.errors.is_empty()))
         .collect();
     let reclaimable = account::caches_component(&reports, 0).reclaimable_bytes;
     (dirs::measure(config, &measured, warnings), reclaimable)
@@ -219,4 +215,63 @@ pub fn project_list(engine: &Engine, config: &Config, warnings: &Warnings) -> Pr
             .collect(),
         warnings: [warnings.to_vec(), attr.conflicts.clone()].concat(),
     }
+}
+
+fn cache_dir(path: std::path::PathBuf, incomplete: bool) -> MeasuredDir {
+    MeasuredDir {
+        row: RowId::Global,
+        path,
+        bytes: 0,
+        files: 0,
+        incomplete,
+    }
+}
+
+/// The project's workspaces from the overview's walk (same roots: every
+/// project's workspaces, the shared mounts and the caches), so that nesting
+/// and hard links resolve as in its overview row. Only the warnings about
+/// this project's own directories are kept.
+pub fn project_workspaces(config: &Config, id: &str, warnings: &Warnings) -> Vec<MeasuredDir> {
+    let caches: Vec<MeasuredDir> = caches::discover(&config.caches.paths)
+        .into_iter()
+        .filter(|c| std::fs::symlink_metadata(&c.path).is_ok())
+        .map(|c| cache_dir(c.path, false))
+        .collect();
+    let all = Warnings::new();
+    let dirs = dirs::measure(config, &caches, &all);
+    let row = RowId::Project(id.to_string());
+    let own_prefix = format!("project {id}: ");
+    let own_paths: Vec<String> = config
+        .projects
+        .iter()
+        .filter(|p| p.id == id)
+        .flat_map(|p| p.expand_workspaces().dirs)
+        .map(|m| m.path.display().to_string())
+        .collect();
+    let kept: Vec<String> = dirs
+        .workspaces
+        .iter()
+        .filter(|w| w.row == row)
+        .map(|w| w.path.display().to_string())
+        .collect();
+    let own = |line: &str| match line.split_once(" is inside ") {
+        // A nesting warning names the directory left out first.
+        Some((dropped, _)) => own_paths.iter().any(|p| p == dropped),
+        None => {
+            line.starts_with(&own_prefix)
+                || kept.iter().any(|p| {
+                    line.strip_prefix(p.as_str())
+                        .is_some_and(|rest| rest.starts_with(['/', ':']))
+                })
+        }
+    };
+    for line in all.to_vec() {
+        if own(&line) {
+            warnings.push(line);
+        }
+    }
+    dirs.workspaces
+        .into_iter()
+        .filter(|w| w.row == row)
+        .collect()
 }

@@ -9,7 +9,7 @@ use crate::report::engine::ContainerRow;
 use crate::report::overview::{DirEntry, ProjectReport, ProjectVolume};
 use crate::report::SCHEMA;
 use crate::size::sum;
-use crate::{account, dirs, Warnings};
+use crate::{account, Warnings};
 
 use super::overview::dir_entry;
 
@@ -58,17 +58,8 @@ pub fn project(
         .filter(|i| attr.containers[*i].as_deref() == Some(id))
         .collect();
     let ids: Vec<String> = mine.iter().map(|i| inv.containers[*i].id.clone()).collect();
-    let project_config = Config {
-        projects: config
-            .projects
-            .iter()
-            .filter(|p| p.id == id)
-            .cloned()
-            .collect(),
-        ..Default::default()
-    };
     let (sizes, logs, dirs) = std::thread::scope(|s| {
-        let dirs = s.spawn(|| dirs::measure(&project_config, &[], warnings));
+        let dirs = s.spawn(|| super::overview::project_workspaces(config, id, warnings));
         let logs = (!local).then(|| s.spawn(|| engine.container_logs(&ids)));
         let sizes = if local {
             Ok(inv
@@ -143,7 +134,7 @@ pub fn project(
             in_use: v.in_use,
         })
         .collect();
-    let workspaces: Vec<DirEntry> = dirs.workspaces.iter().map(dir_entry).collect();
+    let workspaces: Vec<DirEntry> = dirs.iter().map(dir_entry).collect();
     let containers_bytes = sum(containers.iter().filter_map(|c| c.rw_bytes));
     let logs_bytes = sum(containers.iter().map(ContainerRow::log_bytes));
     let workspaces_bytes = sum(workspaces.iter().map(|w| w.bytes));

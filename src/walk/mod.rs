@@ -1,5 +1,14 @@
 //! Parallel directory sizing, with the same figures as GNU `du`.
 //!
+//! **The one definition of bytes**: every directory figure a report shows
+//! (workspaces, shared mounts, caches, volumes, vfs layers, build leftovers,
+//! `du`) is [`Usage::apparent_bytes`], `du -sb`, directories included, and a
+//! report walks its directories in one call so that they share one inode
+//! set. [`Usage::file_bytes`] is kept only where podman's own figure counts
+//! files alone (a writable layer's `rwSize`, a diff dir's `diff-size`), to
+//! compare with podman; the directories left out there are counted by the
+//! store-metadata line, so no total mixes the two for one byte.
+//!
 //! [`measure`] walks several roots at once on every core and returns, per
 //! root, apparent bytes (`du -sb`), allocated bytes (`du -s -B1`) and counts
 //! of files and directories. Like `du` given several arguments, each inode is

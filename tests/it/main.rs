@@ -17,6 +17,7 @@ mod fuzz;
 mod libpod_bolt;
 mod libpod_sqlite;
 mod man;
+mod one_walk;
 mod ops;
 mod packages;
 mod plan;

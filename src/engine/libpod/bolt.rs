@@ -41,7 +41,7 @@ const ATTEMPTS: usize = 5;
 /// Where podman 4 keeps the state of the store at `graphroot` (its default
 /// static dir is `<graphroot>/libpod`).
 pub fn default_path(graphroot: &Path) -> PathBuf {
-    graphroot.join("libpod").join("bolt_state.db")
+    crate::engine::resolve::default_bolt_path(graphroot)
 }
 
 /// Reads libpod's state. A store podman never used has no database yet:

@@ -59,7 +59,7 @@ const TABLES: [&str; 6] = [
 /// containers.conf sets no `static_dir`: the graphroot itself, not its
 /// `libpod` directory as for bolt (`sqliteStatePath` in libpod).
 pub fn default_path(graphroot: &Path) -> PathBuf {
-    graphroot.join("db.sql")
+    crate::engine::resolve::default_sqlite_path(graphroot)
 }
 
 /// Reads libpod's state, waiting at most [`BUSY_WAIT`] for a writer. A
