@@ -657,6 +657,12 @@ pub struct PlanArgs {
     /// Only this project's containers, images and volumes.
     #[arg(long, value_name = "ID")]
     pub project: Option<String>,
+
+    /// Only containers, images and volumes created longer ago than this
+    /// (e.g. 30d, 12h); leftovers and caches are left out. One whose engine
+    /// gives no creation time is kept.
+    #[arg(long, value_name = "DURATION")]
+    pub older_than: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -686,6 +692,12 @@ pub struct PruneObjectsArgs {
     /// Only this project's objects.
     #[arg(long, value_name = "ID")]
     pub project: Option<String>,
+
+    /// Only containers, images and volumes created longer ago than this
+    /// (e.g. 30d, 12h); leftovers and caches are left out. One whose engine
+    /// gives no creation time is kept.
+    #[arg(long, value_name = "DURATION")]
+    pub older_than: Option<String>,
 
     /// Carry out this plan (`plan --format json` output) instead of planning
     /// now; objects that changed since are skipped and named.

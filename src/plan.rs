@@ -18,6 +18,7 @@ use crate::caches::{CacheReport, Kind as CacheKind};
 use crate::engine::build_cache::{Leftover, LeftoverKind};
 use crate::engine::{ContainerState, Inventory};
 use crate::projects::{Attribution, RowId};
+use crate::timestamp::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -101,12 +102,23 @@ pub struct Filter {
     /// Only objects attributed to this project (images: the project is one
     /// of their owners); leftovers and caches belong to none.
     pub project: Option<String>,
+    /// Only containers, images and volumes created before this (`--older-than`);
+    /// one whose engine gives no creation time is not known to be old and
+    /// stays. Leftovers and caches have no creation time here: left out.
+    pub created_before: Option<Timestamp>,
 }
 
 impl Filter {
     pub fn wants(&self, kind: PlanKind) -> bool {
         (self.kinds.is_empty() || self.kinds.contains(&kind))
-            && (self.project.is_none() || kind.is_engine_object())
+            && ((self.project.is_none() && self.created_before.is_none())
+                || kind.is_engine_object())
+    }
+
+    /// Old enough for `--older-than` (always, without it).
+    pub fn old_enough(&self, created: Option<Timestamp>) -> bool {
+        self.created_before
+            .is_none_or(|cutoff| created.is_some_and(|t| t < cutoff))
     }
 }
 
@@ -140,7 +152,10 @@ pub fn plan(src: &Sources<'_>, filter: &Filter) -> Plan {
         for (n, c) in inv.containers.iter().enumerate() {
             let project = att.and_then(|a| a.containers[n].clone());
             let row = project.map(RowId::Project);
-            if !c.state.is_prunable() || !in_project(row.as_ref(), None) {
+            if !c.state.is_prunable()
+                || !in_project(row.as_ref(), None)
+                || !filter.old_enough(c.created)
+            {
                 continue;
             }
             planned_containers.insert(c.id.as_str());
@@ -157,7 +172,9 @@ pub fn plan(src: &Sources<'_>, filter: &Filter) -> Plan {
     let used: BTreeSet<&str> = inv.containers.iter().map(|c| c.image_id.as_str()).collect();
     let eligible = |i: usize| {
         let owner = att.map(|a| &a.images[i]);
-        !inv.images[i].read_only && in_project(owner.map(|o| &o.row), owner.map(|o| &o.projects))
+        !inv.images[i].read_only
+            && in_project(owner.map(|o| &o.row), owner.map(|o| &o.projects))
+            && filter.old_enough(inv.images[i].created)
     };
     let removable = |i: usize| eligible(i) && !used.contains(inv.images[i].id.as_str());
     if filter.wants(PlanKind::Image) {
@@ -189,7 +206,7 @@ pub fn plan(src: &Sources<'_>, filter: &Filter) -> Plan {
     if filter.wants(PlanKind::Volume) {
         for (n, v) in inv.volumes.iter().enumerate() {
             let row = att.map(|a| &a.volumes[n]);
-            if v.in_use || !in_project(row, None) {
+            if v.in_use || !in_project(row, None) || !filter.old_enough(v.created) {
                 continue;
             }
             items.push(PlanItem {
@@ -518,6 +535,7 @@ mod tests {
         let filter = Filter {
             kinds: [PlanKind::Volume].into(),
             project: None,
+            created_before: None,
         };
         let p = plan(&sources(&inv), &filter);
         assert_eq!(p.items.len(), 1);
@@ -539,6 +557,7 @@ mod tests {
         let filter = Filter {
             kinds: Default::default(),
             project: Some("web".into()),
+            created_before: None,
         };
         let p = plan(
             &Sources {
@@ -552,6 +571,28 @@ mod tests {
         // base (nobody's) are not web's.
         assert_eq!(ids, ["old"]);
         assert_eq!(p.totals.len(), 3, "engine kinds only with a project");
+    }
+
+    #[test]
+    fn older_than_keeps_young_objects_and_those_of_unknown_age() {
+        let mut inv = store();
+        let t = |s| Some(Timestamp(s));
+        // base and app2 unused; app2 is young, base old; "old" container
+        // old; the volume's age unknown.
+        inv.images[0].created = t(100);
+        inv.images[2].created = t(900);
+        inv.containers[1].created = t(100);
+        let filter = Filter {
+            created_before: Some(Timestamp(500)),
+            ..Filter::default()
+        };
+        let p = plan(&sources(&inv), &filter);
+        let ids: Vec<&str> = p.items.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["old", "base"]);
+        // base alone frees its metadata only: app1 (kept, in use) and app2
+        // (young, kept) still hold its layer.
+        assert_eq!(p.items[1].bytes, 10);
+        assert_eq!(p.totals.len(), 3, "leftovers and caches have no age here");
     }
 
     fn arb_store() -> impl Strategy<Value = (Inventory, Vec<usize>)> {

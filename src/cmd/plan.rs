@@ -32,6 +32,7 @@ pub fn run(args: &PlanArgs, ctx: &Ctx) -> Result<Status> {
             .map(|(_, k)| *k)
             .collect(),
         project: args.project.clone(),
+        created_before: cutoff(args.older_than.as_deref())?,
     };
     let warnings = Warnings::new();
     let engine = ctx.engine()?;
@@ -111,6 +112,7 @@ pub fn prune(args: &PruneObjectsArgs, ctx: &Ctx, kinds: &[PlanKind]) -> Result<S
     let filter = Filter {
         kinds: kinds.iter().copied().collect(),
         project: args.project.clone(),
+        created_before: cutoff(args.older_than.as_deref())?,
     };
     let warnings = Warnings::new();
     let engine = ctx.engine()?;
@@ -304,6 +306,19 @@ fn changed(now: &Inventory, item: &PlanItem) -> Option<String> {
 fn gone(stderr: &str) -> bool {
     let s = stderr.to_ascii_lowercase();
     s.contains("no such") || s.contains("not known") || s.contains("no container with")
+}
+
+/// `--older-than DURATION` as the time before which an object was created.
+fn cutoff(older_than: Option<&str>) -> Result<Option<podman_storage::timestamp::Timestamp>> {
+    let Some(text) = older_than else {
+        return Ok(None);
+    };
+    let age = podman_storage::caches::parse_age(text).context("--older-than")?;
+    let now = podman_storage::timestamp::now();
+    let secs = i64::try_from(age.as_secs()).unwrap_or(i64::MAX);
+    Ok(Some(podman_storage::timestamp::Timestamp(
+        now.0.saturating_sub(secs),
+    )))
 }
 
 #[cfg(test)]

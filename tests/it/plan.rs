@@ -387,6 +387,40 @@ fn plan_totals_are_df_reclaimable_on_a_recording() {
     }
 }
 
+/// `--older-than`: an age every recorded object has keeps the engine
+/// objects of the unfiltered plan, an age none has keeps none; the ages
+/// are the objects' CREATED, pinned by `PODMAN_STORAGE_NOW`.
+#[test]
+fn older_than_filters_by_creation_time_on_a_recording() {
+    let ids = |args: &[&str], now: &str| -> Vec<String> {
+        let out = Command::new(env!("CARGO_BIN_EXE_podman-storage"))
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", "/nonexistent")
+            .env("PODMAN_STORAGE_NOW", now)
+            .arg("--replay")
+            .arg(root().join("fixtures/podman-4.3.1/projects"))
+            .args(["--no-progress", "--format", "json", "plan"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| ["container", "image", "volume"].contains(&i["kind"].as_str().unwrap()))
+            .map(|i| i["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let now = "2100-01-01T00:00:00Z";
+    let all = ids(&[], now);
+    assert!(!all.is_empty(), "the recording has something to prune");
+    assert_eq!(ids(&["--older-than", "1d"], now), all);
+    assert!(ids(&["--older-than", "1d"], "2000-01-01T00:00:00Z").is_empty());
+}
+
 /// Without a terminal and without --force nothing is removed (exit 2);
 /// `--format script` is refused outside `plan`.
 #[test]
