@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::engine::{Image, Inventory, LayerKey};
+use crate::size::SumBytes;
 use crate::timestamp::Timestamp;
 
 /// Per-image figures.
@@ -117,7 +118,7 @@ pub fn caches_component(reports: &[crate::caches::CacheReport], total_bytes: u64
                 Kind::OciLayout | Kind::Registry => r.orphans.as_ref().map_or(0, |o| o.bytes),
                 Kind::Unknown | Kind::Missing => 0,
             })
-            .fold(0, u64::saturating_add),
+            .sum_bytes(),
         incomplete: false,
     }
 }
@@ -140,7 +141,7 @@ pub fn metadata_component(m: &crate::engine::metadata::StoreMetadata) -> Compone
 /// the paths; for external containers `podman rm -f` on 4.3, `podman system
 /// prune --build` on 5.x). Only a later build's cache mounts would reuse any.
 pub fn build_cache_component(items: &[crate::engine::build_cache::Leftover]) -> Component {
-    let bytes = items.iter().map(|l| l.bytes).fold(0, u64::saturating_add);
+    let bytes = items.iter().map(|l| l.bytes).sum_bytes();
     Component {
         kind: ComponentKind::BuildCache,
         count: items.len() as u64,
@@ -252,7 +253,7 @@ pub fn images_bytes(inv: &Inventory, keep: impl Fn(&Image) -> bool) -> u64 {
         .into_iter()
         .map(|l| layer_bytes(inv, l))
         .chain(kept.iter().map(|i| i.metadata_bytes))
-        .fold(0, u64::saturating_add)
+        .sum_bytes()
 }
 
 /// Bytes `podman image prune -a` frees: it removes every image no container
@@ -269,13 +270,13 @@ pub fn images_reclaimable(inv: &Inventory) -> u64 {
     let freed_layers: u64 = all_layers
         .difference(&kept_layers)
         .map(|l| layer_bytes(inv, l))
-        .fold(0, u64::saturating_add);
+        .sum_bytes();
     let freed_metadata: u64 = inv
         .images
         .iter()
         .filter(|i| !i.read_only && !used.contains_key(i.id.as_str()))
         .map(|i| i.metadata_bytes)
-        .fold(0, u64::saturating_add);
+        .sum_bytes();
     freed_layers.saturating_add(freed_metadata)
 }
 
@@ -303,12 +304,12 @@ pub fn components(inv: &Inventory) -> Vec<Component> {
         kind: ComponentKind::Containers,
         count: podmans.clone().count() as u64,
         active: podmans.clone().filter(|c| c.state.is_active()).count() as u64,
-        bytes: podmans.clone().map(rw).fold(0, u64::saturating_add),
+        bytes: podmans.clone().map(rw).sum_bytes(),
         reclaimable_bytes: podmans
             .clone()
             .filter(|c| c.state.is_prunable())
             .map(rw)
-            .fold(0, u64::saturating_add),
+            .sum_bytes(),
         incomplete: podmans.clone().any(|c| c.lower_bound),
     };
     let vbytes = |v: &crate::engine::Volume| v.bytes.unwrap_or(0);
@@ -316,13 +317,13 @@ pub fn components(inv: &Inventory) -> Vec<Component> {
         kind: ComponentKind::Volumes,
         count: inv.volumes.len() as u64,
         active: inv.volumes.iter().filter(|v| v.in_use).count() as u64,
-        bytes: inv.volumes.iter().map(vbytes).fold(0, u64::saturating_add),
+        bytes: inv.volumes.iter().map(vbytes).sum_bytes(),
         reclaimable_bytes: inv
             .volumes
             .iter()
             .filter(|v| !v.in_use)
             .map(vbytes)
-            .fold(0, u64::saturating_add),
+            .sum_bytes(),
         incomplete: inv
             .volumes
             .iter()
@@ -354,12 +355,12 @@ pub fn logs_component(inv: &Inventory) -> Option<Component> {
         kind: ComponentKind::Logs,
         count: files.len() as u64,
         active: files.iter().filter(|(c, _)| c.state.is_active()).count() as u64,
-        bytes: files.iter().map(bytes).fold(0, u64::saturating_add),
+        bytes: files.iter().map(bytes).sum_bytes(),
         reclaimable_bytes: files
             .iter()
             .filter(|(c, _)| c.state.is_prunable())
             .map(bytes)
-            .fold(0, u64::saturating_add),
+            .sum_bytes(),
         incomplete: files.iter().any(|(_, l)| l.lower_bound),
     })
 }

@@ -18,6 +18,7 @@ use crate::caches::{CacheReport, Kind as CacheKind};
 use crate::engine::build_cache::{Leftover, LeftoverKind};
 use crate::engine::{ContainerState, Inventory};
 use crate::projects::{Attribution, RowId};
+use crate::size::SumBytes;
 use crate::timestamp::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -238,7 +239,7 @@ pub fn plan(src: &Sources<'_>, filter: &Filter) -> Plan {
             KindTotal {
                 kind,
                 count: of_kind.clone().count() as u64,
-                bytes: of_kind.map(|i| i.bytes).fold(0, u64::saturating_add),
+                bytes: of_kind.map(|i| i.bytes).sum_bytes(),
             }
         })
         .collect();
@@ -266,7 +267,7 @@ pub fn plan(src: &Sources<'_>, filter: &Filter) -> Plan {
         0
     };
     Plan {
-        total_bytes: items.iter().map(|i| i.bytes).fold(0, u64::saturating_add),
+        total_bytes: items.iter().map(|i| i.bytes).sum_bytes(),
         lower_bound: items.iter().any(|i| i.lower_bound),
         items,
         totals,

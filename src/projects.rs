@@ -32,6 +32,7 @@ use serde::Serialize;
 use crate::account;
 use crate::config::Config;
 use crate::engine::{Inventory, Labels};
+use crate::size::SumBytes;
 
 /// Compose labels that name a project: docker compose, then podman-compose.
 pub const COMPOSE_LABELS: &[&str] = &["com.docker.compose.project", "io.podman.compose.project"];
@@ -485,7 +486,7 @@ pub fn rows(
             r.shared_mounts_bytes,
         ]
         .into_iter()
-        .fold(0, u64::saturating_add);
+        .sum_bytes();
     }
     out
 }

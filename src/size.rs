@@ -390,6 +390,17 @@ pub fn sum(figures: impl IntoIterator<Item = u64>) -> u64 {
     figures.into_iter().fold(0, u64::saturating_add)
 }
 
+/// [`sum`] at the end of an iterator chain: `sizes.iter().map(..).sum_bytes()`.
+pub trait SumBytes {
+    fn sum_bytes(self) -> u64;
+}
+
+impl<I: Iterator<Item = u64>> SumBytes for I {
+    fn sum_bytes(self) -> u64 {
+        sum(self)
+    }
+}
+
 /// As podman would print it: `5.37 MB`, `-2.77 kB`, `N/A`.
 impl std::fmt::Display for Reading {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -20,6 +20,7 @@ use crate::projects::{Attribution, COMPOSE_LABELS, UNIT_LABEL};
 mod lookup;
 mod removal;
 
+use crate::size::SumBytes;
 pub use lookup::{candidate, find, Candidate, Matches, MIN_PREFIX};
 use lookup::{diff_id, image_name};
 use removal::{containers_of, descendants};
@@ -454,7 +455,7 @@ pub fn explain_blob(query: &str, digest: &str, sites: Vec<BlobSite>) -> WhyRepor
         .iter()
         .filter(|s| s.referrers.as_ref().is_some_and(|r| r.is_empty()))
         .map(|s| s.bytes)
-        .fold(0, u64::saturating_add);
+        .sum_bytes();
     for s in &sites {
         let place = s.cache.display();
         match (&s.referrers, &s.error, s.kind) {
@@ -471,7 +472,7 @@ pub fn explain_blob(query: &str, digest: &str, sites: Vec<BlobSite>) -> WhyRepor
             _ => {}
         }
     }
-    let bytes = sites.iter().map(|s| s.bytes).fold(0, u64::saturating_add);
+    let bytes = sites.iter().map(|s| s.bytes).sum_bytes();
     WhyReport {
         schema: crate::report::SCHEMA,
         query: query.to_string(),

@@ -41,6 +41,7 @@ pub use digest::Digest;
 pub use discover::{discover, Discovered, Origin};
 pub use prune::{parse_age, prune, PruneOptions, PruneReport};
 
+use crate::size::SumBytes;
 use crate::timestamp::Timestamp;
 use nofollow::{Entry, EntryKind, Tally};
 
@@ -141,7 +142,7 @@ impl CacheReport {
     }
 
     fn set_temp(&mut self, temp: Vec<TempFile>) {
-        self.temp_bytes = temp.iter().map(|t| t.bytes).fold(0, u64::saturating_add);
+        self.temp_bytes = temp.iter().map(|t| t.bytes).sum_bytes();
         self.temp = temp;
     }
 }

@@ -19,6 +19,7 @@ use super::{
 };
 use crate::runner::RunError;
 use crate::size::Reading;
+use crate::size::SumBytes;
 use crate::walk;
 use crate::Warnings;
 
@@ -452,11 +453,7 @@ fn resolve_inspected<'scope, 'env>(
     let mut layers = BTreeMap::new();
     let mut images = Vec::new();
     for (e, chain) in entries.iter().zip(chains) {
-        let layer_total = chain
-            .keys
-            .iter()
-            .map(|k| sizes[k])
-            .fold(0, u64::saturating_add);
+        let layer_total = chain.keys.iter().map(|k| sizes[k]).sum_bytes();
         for key in &chain.keys {
             layers.insert(
                 key.clone(),

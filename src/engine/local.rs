@@ -23,6 +23,7 @@ use super::libpod::LibpodState;
 use super::resolve;
 use super::store::{self, StoreSnapshot};
 use super::{Container, ContainerState, Image, Inventory, Layer, Pod, Volume};
+use crate::size::SumBytes;
 
 /// Everything the local path reads, recorded and replayed as one piece.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -239,7 +240,7 @@ pub fn inventory(state: &LocalState) -> (Inventory, Vec<String>) {
     let has_child = layers::has_child(&tree);
     for ((id, img), has_child) in stored.into_iter().zip(has_child) {
         let bytes_of = |l: &String| inv.layers.get(l).map_or(0, |l| l.bytes);
-        let layer_bytes: u64 = img.layers.iter().map(bytes_of).fold(0, u64::saturating_add);
+        let layer_bytes: u64 = img.layers.iter().map(bytes_of).sum_bytes();
         let mut all_layers = img.layers.clone();
         all_layers.extend(img.mapped_layers.iter().cloned());
         inv.images.push(Image {

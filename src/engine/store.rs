@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::size::SumBytes;
 use crate::timestamp::Timestamp;
 
 pub use super::resolve::StoreLocation;
@@ -427,7 +428,7 @@ fn build(
             .big_data_sizes
             .values()
             .map(|v| (*v).max(0) as u64)
-            .fold(0, u64::saturating_add);
+            .sum_bytes();
         let config = read_config(&loc.big_data_file(root, &img.id, &format!("sha256:{}", img.id)));
         snap.images.insert(
             img.id.clone(),

@@ -7,6 +7,7 @@ use crate::account::{Component, ComponentKind, ImageUsage, ImagesReport};
 use crate::engine::Failed;
 use crate::engine::{Container, ContainerLog, Inventory, Labels, Volume};
 use crate::select::{Members, Selection, Shown, SortValues};
+use crate::size::SumBytes;
 use crate::size::{display, sum, Units};
 use crate::timestamp::Timestamp;
 
@@ -191,11 +192,7 @@ impl ImagesView {
         if let Some(m) = members {
             self.images.retain(|i| m.images.contains(&i.id));
             self.total_bytes = crate::account::images_bytes(inv, |i| m.images.contains(&i.id));
-            let unique = self
-                .images
-                .iter()
-                .map(|i| i.unique_bytes)
-                .fold(0, u64::saturating_add);
+            let unique = self.images.iter().map(|i| i.unique_bytes).sum_bytes();
             self.shared_layers_bytes = self.total_bytes.saturating_sub(unique);
         }
         let (mut listed, steps): (Vec<ImageUsage>, Vec<ImageUsage>) =
