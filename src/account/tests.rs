@@ -39,18 +39,13 @@ fn layers(spec: &[(&str, u64)]) -> BTreeMap<String, Layer> {
 
 fn container(image_id: &str, state: ContainerState, rw: u64) -> Container {
     Container {
-        created: None,
         id: format!("c-{image_id}-{rw}"),
         name: "c".into(),
         image: image_id.into(),
         image_id: image_id.into(),
         state,
-        labels: Default::default(),
-        pod: None,
-        infra: false,
         rw_bytes: Some(rw),
-        lower_bound: false,
-        log: None,
+        ..Default::default()
     }
 }
 
@@ -151,7 +146,6 @@ fn arb_inventory() -> impl Strategy<Value = Inventory> {
             chain.reverse();
             let size = chain.iter().map(|k| inv.layers[k].bytes).sum::<u64>() + meta;
             inv.images.push(Image {
-                created: None,
                 id: format!("i{n}"),
                 names: if named {
                     vec![format!("localhost/i{n}:1")]
@@ -161,9 +155,8 @@ fn arb_inventory() -> impl Strategy<Value = Inventory> {
                 layers: chain,
                 size,
                 metadata_bytes: meta,
-                labels: Default::default(),
                 intermediate: !named && n % 2 == 0,
-                read_only: false,
+                ..Default::default()
             });
             for k in 0..containers {
                 inv.containers.push(container(

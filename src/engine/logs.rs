@@ -158,18 +158,13 @@ mod tests {
 
     fn container(id: &str, state: ContainerState, rw: u64) -> Container {
         Container {
-            created: None,
             id: id.into(),
             name: id.into(),
             image: "i".into(),
             image_id: "i".into(),
             state,
-            labels: Default::default(),
-            pod: None,
-            infra: false,
             rw_bytes: Some(rw),
-            lower_bound: false,
-            log: None,
+            ..Default::default()
         }
     }
 

@@ -33,7 +33,7 @@ pub struct Layer {
     pub bytes: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Image {
     pub id: String,
     /// `repository:tag` names; empty for dangling images and build intermediates.
@@ -108,11 +108,12 @@ pub fn repository_of(name: &str) -> &str {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ContainerState {
     Running,
     Paused,
+    #[default]
     Created,
     Exited,
     Stopped,
@@ -159,7 +160,7 @@ impl ContainerState {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Container {
     pub id: String,
     pub name: String,
@@ -205,7 +206,7 @@ impl ContainerLog {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Volume {
     pub name: String,
     pub mountpoint: String,

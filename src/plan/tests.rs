@@ -22,32 +22,23 @@ fn sources(inv: &Inventory) -> Sources<'_> {
 
 fn image(id: &str, names: &[&str], layers: &[&str], meta: u64) -> Image {
     Image {
-        created: None,
         id: id.into(),
         names: names.iter().map(|s| s.to_string()).collect(),
         layers: layers.iter().map(|s| s.to_string()).collect(),
-        size: 0,
         metadata_bytes: meta,
-        labels: Default::default(),
-        intermediate: false,
-        read_only: false,
+        ..Default::default()
     }
 }
 
 fn container(id: &str, image_id: &str, state: ContainerState, rw: u64) -> Container {
     Container {
-        created: None,
         id: id.into(),
         name: format!("n-{id}"),
         image: image_id.into(),
         image_id: image_id.into(),
         state,
-        labels: Default::default(),
-        pod: None,
-        infra: false,
         rw_bytes: Some(rw),
-        lower_bound: false,
-        log: None,
+        ..Default::default()
     }
 }
 
@@ -76,14 +67,11 @@ fn store() -> Inventory {
             container("old", "app1", ContainerState::Exited, 7),
         ],
         volumes: vec![Volume {
-            created: None,
             name: "data".into(),
             mountpoint: "/v".into(),
-            labels: Default::default(),
             in_use: false,
             bytes: Some(100),
-            approximate: false,
-            lower_bound: false,
+            ..Default::default()
         }],
         pods: vec![],
     }

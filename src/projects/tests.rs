@@ -9,24 +9,20 @@ fn cfg(text: &str) -> Config {
 
 fn img(id: &str, names: &[&str], layers: &[&str], labels: &[(&str, &str)]) -> Image {
     Image {
-        created: None,
         id: id.into(),
         names: names.iter().map(|s| s.to_string()).collect(),
         layers: layers.iter().map(|s| s.to_string()).collect(),
-        size: 0,
         metadata_bytes: 1,
         labels: labels
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
-        intermediate: false,
-        read_only: false,
+        ..Default::default()
     }
 }
 
 fn ctr(image_id: &str, labels: &[(&str, &str)]) -> Container {
     Container {
-        created: None,
         id: format!("c-{image_id}"),
         name: "c".into(),
         image: image_id.into(),
@@ -36,11 +32,8 @@ fn ctr(image_id: &str, labels: &[(&str, &str)]) -> Container {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
-        pod: None,
-        infra: false,
         rw_bytes: Some(5),
-        lower_bound: false,
-        log: None,
+        ..Default::default()
     }
 }
 
@@ -72,14 +65,12 @@ fn two_projects() -> Inventory {
             ctr("ib", &[("com.docker.compose.project", "beta")]),
         ],
         volumes: vec![Volume {
-            created: None,
             name: "gone_data".into(),
             mountpoint: "/v".into(),
             labels: [("com.docker.compose.project".to_string(), "gone".to_string())].into(),
             in_use: false,
             bytes: Some(7),
-            approximate: false,
-            lower_bound: false,
+            ..Default::default()
         }],
         pods: vec![],
     }
@@ -258,14 +249,12 @@ fn quadlet_units_are_projects_and_their_images_and_volumes_follow() {
         ],
     ));
     inv.volumes.push(Volume {
-        created: None,
         name: "web-data".into(),
         mountpoint: "/w".into(),
         labels: [(UNIT_LABEL.to_string(), "web.service".to_string())].into(),
         in_use: true,
         bytes: Some(3),
-        approximate: false,
-        lower_bound: false,
+        ..Default::default()
     });
     let attr = attribute(&inv, &Config::default());
     assert_eq!(attr.containers[2].as_deref(), Some("web"));
@@ -349,14 +338,12 @@ fn arb_inventory() -> impl Strategy<Value = Inventory> {
                 labels.insert("com.docker.compose.project".into(), project.to_string());
             }
             inv.volumes.push(Volume {
-                created: None,
                 name: format!("v{n}"),
                 mountpoint: String::new(),
                 labels,
                 in_use,
                 bytes: Some(bytes),
-                approximate: false,
-                lower_bound: false,
+                ..Default::default()
             });
         }
         inv

@@ -21,32 +21,24 @@ fn layers(spec: &[(&str, u64)]) -> BTreeMap<String, Layer> {
 fn image(id: &str, names: &[&str], chain: &[&str], meta: u64, inv: &Inventory) -> Image {
     let size = chain.iter().map(|l| inv.layers[*l].bytes).sum::<u64>() + meta;
     Image {
-        created: None,
         id: id.into(),
         names: names.iter().map(|s| s.to_string()).collect(),
         layers: chain.iter().map(|s| s.to_string()).collect(),
         size,
         metadata_bytes: meta,
-        labels: Default::default(),
-        intermediate: false,
-        read_only: false,
+        ..Default::default()
     }
 }
 
 fn container(id: &str, name: &str, image_id: &str, rw: Option<u64>) -> Container {
     Container {
-        created: None,
         id: id.into(),
         name: name.into(),
         image: image_id.into(),
         image_id: image_id.into(),
         state: ContainerState::Exited,
-        labels: Default::default(),
-        pod: None,
-        infra: false,
         rw_bytes: rw,
-        lower_bound: false,
-        log: None,
+        ..Default::default()
     }
 }
 
@@ -72,14 +64,11 @@ fn store() -> Inventory {
         container("ccc222", "web", "aaa111", Some(500)),
     ];
     inv.volumes = vec![Volume {
-        created: None,
         name: "web".into(),
         mountpoint: String::new(),
-        labels: Default::default(),
         in_use: true,
         bytes: Some(7000),
-        approximate: false,
-        lower_bound: false,
+        ..Default::default()
     }];
     inv
 }
