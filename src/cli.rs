@@ -291,35 +291,38 @@ Columns:
   UNIQUE      layers only this image uses: what removing it alone frees
   SHARED      layers other images use too (counted once, in the shared row)
   CONTAINERS  containers created from it
+  CREATED     when the image was created; LAST USED: its newest container's
+              creation (`-` none)
 Rows in parentheses: build intermediates (nameless step images) and the shared
 layers; Total = the UNIQUE column + shared layers = `df`'s Images row.
 
 Example:
-  REPOSITORY:TAG                 IMAGE ID        SIZE   UNIQUE  SHARED  CONTAINERS
-  localhost/app1:1               e4c338ec04bd  7.4 MB     2 MB  5.4 MB           1
-  localhost/app2:1               91f645ce1563  8.4 MB     3 MB  5.4 MB           1
-  localhost/base:1               8264464ea72e  5.4 MB  1.09 kB  5.4 MB           1
-  (shared layers, counted once)                         5.4 MB
-  Total                                                10.4 MB";
+  REPOSITORY:TAG              IMAGE ID         SIZE   UNIQUE   SHARED  CONTAINERS  CREATED     LAST USED
+  localhost/alpha_web:latest  84ed7ac5198c   4.8 MB   804 kB  3.99 MB           1  2 days ago  2 days ago
+  localhost/base:1            1cd7a8ac64d6  3.99 MB  1.09 kB  3.99 MB           0  2 days ago  -
+  (shared layers, counted once)                      3.99 MB
+  Total                                               4.8 MB";
 
 const CONTAINERS_HELP: &str = "\
 Columns:
   SIZE  the writable layer (with --size; `-` not measured, `?` could not be)
   LOGS  its log file (`in the journal` for journald, `-` none or not measured)
+  CREATED  when it was created
 
 Example:
-  CONTAINER ID  NAME         IMAGE                       STATE      SIZE  LOGS
-  273e536ac633  alpha_web_1  localhost/alpha_web:latest  running  300 kB   0 B";
+  CONTAINER ID  NAME         IMAGE                       STATE      SIZE  LOGS  CREATED
+  273e536ac633  alpha_web_1  localhost/alpha_web:latest  running  300 kB   0 B  2 days ago";
 
 const VOLUMES_HELP: &str = "\
 Columns:
   SIZE    its files (`~` approximate, `>=` a lower bound, `?` unknown)
   IN USE  a container mounts it
+  CREATED when it was created
   LABELS  its labels, k=v
 
 Example:
-  VOLUME NAME    SIZE  IN USE  LABELS
-  alpha_data   404 kB  yes     com.docker.compose.project=alpha";
+  VOLUME NAME    SIZE  IN USE  CREATED     LABELS
+  alpha_data   404 kB  yes     2 days ago  com.docker.compose.project=alpha";
 
 const DU_HELP: &str = "\
 Columns:
@@ -341,13 +344,14 @@ Columns:
   REFERENCED  blobs (and bytes) a tag or index references
   ORPHANS     blobs nothing references: `prune caches --orphans` removes them
   TEMP        unfinished downloads
+  LAST USED   the newest use of a blob (later of atime and mtime)
 A PATH given (or configured) that does not exist is a warning and exit 1;
 well-known caches that are absent are not listed.
 
 Example (--bytes):
-  KIND        PATH    BLOBS   SIZE  REFERENCED   ORPHANS    TEMP
-  oci-layout  layout      9  10698    7 (7991)  2 (2200)  2 (30)
-  fscache     flat        3   3033           -         -  1 (33)
+  KIND        PATH    BLOBS   SIZE  REFERENCED   ORPHANS    TEMP  LAST USED
+  oci-layout  layout      9  10698    7 (7991)  2 (2200)  2 (30)  3 days ago
+  fscache     flat        3   3033           -         -  1 (33)  2 hours ago
   TOTAL                      13731";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
