@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
+use common::scene::{text, Podman, Scene, TREE};
 use common::{du_sb, root};
 use podman_storage::history;
 use serde_json::Value;
@@ -38,10 +39,6 @@ fn replay_cmd(args: &[&str]) -> Command {
 
 fn replay(args: &[&str]) -> Output {
     replay_cmd(args).output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 fn files(dir: &Path) -> Vec<String> {
@@ -600,114 +597,6 @@ fn an_unreadable_or_full_history_is_one_line_and_the_rest_is_done() {
     assert_eq!(files(&h), Vec::<String>::new(), "no snapshot, no temp file");
 }
 
-/// A podman whose store lives in DIR: 4.3 on the host, 5.4 in the chroot
-/// (`tests/scenarios/podman5.sh root`), where DIR is a path inside the tree.
-#[derive(Clone, Copy, PartialEq, Debug)]
-enum Podman {
-    V43,
-    V54,
-}
-
-const TREE: &str = "/var/cache/podman-storage/root5";
-
-struct Scene {
-    podman: Podman,
-    /// The scene's directory as its podman sees it.
-    dir: String,
-    bin: String,
-}
-
-impl Scene {
-    fn new(podman: Podman) -> Scene {
-        let dir = format!("/tmp/ops-growth-{}", std::process::id());
-        let scene = Scene {
-            podman,
-            dir: dir.clone(),
-            bin: match podman {
-                Podman::V43 => env!("CARGO_BIN_EXE_podman-storage").to_string(),
-                Podman::V54 => format!("{dir}/bin/podman-storage"),
-            },
-        };
-        let _ = std::fs::remove_dir_all(scene.host(""));
-        std::fs::create_dir_all(scene.host("/bin")).unwrap();
-        std::fs::copy(
-            root().join("tests/scenarios/build.sh"),
-            scene.host("/build.sh"),
-        )
-        .unwrap();
-        if podman == Podman::V54 {
-            std::fs::copy(
-                env!("CARGO_BIN_EXE_podman-storage"),
-                scene.host("/bin/podman-storage"),
-            )
-            .unwrap();
-        }
-        scene
-    }
-
-    /// A path of the scene as the host sees it.
-    fn host(&self, p: &str) -> PathBuf {
-        match self.podman {
-            Podman::V43 => PathBuf::from(format!("{}{p}", self.dir)),
-            Podman::V54 => PathBuf::from(format!("{TREE}{}{p}", self.dir)),
-        }
-    }
-
-    /// Runs a shell script with the scene's store selected.
-    fn sh(&self, script: &str) -> Output {
-        let env = [
-            format!("CONTAINERS_STORAGE_CONF={}/store/storage.conf", self.dir),
-            format!("CONTAINERS_CONF={}/store/containers.conf", self.dir),
-            "HOME=/root".to_string(),
-        ];
-        let mut cmd = match self.podman {
-            Podman::V43 => {
-                let mut c = Command::new("env");
-                c.arg("-i")
-                    .arg("PATH=/usr/sbin:/usr/bin:/sbin:/bin")
-                    .args(&env);
-                c
-            }
-            Podman::V54 => {
-                let mut c = Command::new("bash");
-                c.arg(root().join("tests/scenarios/podman5.sh"))
-                    .arg("root")
-                    .args(&env);
-                c
-            }
-        };
-        cmd.args(["bash", "-c", script]).output().unwrap()
-    }
-
-    fn ok(&self, script: &str) -> String {
-        let out = self.sh(script);
-        assert!(
-            out.status.success(),
-            "{:?}: {script}: {}",
-            self.podman,
-            text(&out.stderr)
-        );
-        text(&out.stdout)
-    }
-
-    fn tool_json(&self, args: &str) -> Value {
-        let out = self.ok(&format!(
-            "{} --no-progress --config {}/config.toml --format json {args}",
-            self.bin, self.dir
-        ));
-        serde_json::from_str(&out).unwrap()
-    }
-}
-
-impl Drop for Scene {
-    fn drop(&mut self) {
-        let _ = self.sh(&format!(
-            "podman rm -af >/dev/null 2>&1; podman volume rm -af >/dev/null 2>&1; podman rmi -af >/dev/null 2>&1; rm -rf {}",
-            self.dir
-        ));
-    }
-}
-
 fn change<'a>(g: &'a Value, kind: &str, name: &str, measure: &str) -> &'a Value {
     g["changes"]
         .as_array()
@@ -721,7 +610,7 @@ fn change<'a>(g: &'a Value, kind: &str, name: &str, measure: &str) -> &'a Value 
 /// volume: growth reports exactly those changes, against podman's and the
 /// disk's own figures.
 fn growth_equals_the_changes_made(podman: Podman) {
-    let s = Scene::new(podman);
+    let s = Scene::new(podman, "ops-growth");
     s.ok(&format!(
         "bash {0}/build.sh volumes-dangling {0}/store >/dev/null",
         s.dir

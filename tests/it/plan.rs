@@ -5,130 +5,11 @@
 
 use crate::common;
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use common::{du_sbx, root, within};
+use common::scene::{text, Podman, Scene};
+use common::{root, within};
 use serde_json::Value;
-
-#[derive(Clone, Copy, PartialEq, Debug)]
-enum Podman {
-    V43,
-    V54,
-}
-
-const TREE: &str = "/var/cache/podman-storage/root5";
-
-/// A store in DIR for one podman: 4.3 on the host, 5.4 in the chroot
-/// (`tests/scenarios/podman5.sh root`), where DIR is a path inside the tree.
-struct Scene {
-    podman: Podman,
-    dir: String,
-    bin: String,
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-impl Scene {
-    fn new(podman: Podman) -> Scene {
-        let dir = format!("/tmp/plan-{:?}-{}", podman, std::process::id());
-        let scene = Scene {
-            podman,
-            dir: dir.clone(),
-            bin: match podman {
-                Podman::V43 => env!("CARGO_BIN_EXE_podman-storage").to_string(),
-                Podman::V54 => format!("{dir}/bin/podman-storage"),
-            },
-        };
-        let _ = std::fs::remove_dir_all(scene.host(""));
-        std::fs::create_dir_all(scene.host("/bin")).unwrap();
-        std::fs::copy(
-            root().join("tests/scenarios/build.sh"),
-            scene.host("/build.sh"),
-        )
-        .unwrap();
-        std::fs::write(scene.host("/config.toml"), "").unwrap();
-        if podman == Podman::V54 {
-            std::fs::copy(
-                env!("CARGO_BIN_EXE_podman-storage"),
-                scene.host("/bin/podman-storage"),
-            )
-            .unwrap();
-        }
-        scene
-    }
-
-    fn host(&self, p: &str) -> PathBuf {
-        match self.podman {
-            Podman::V43 => PathBuf::from(format!("{}{p}", self.dir)),
-            Podman::V54 => PathBuf::from(format!("{TREE}{}{p}", self.dir)),
-        }
-    }
-
-    fn sh(&self, script: &str) -> Output {
-        let env = [
-            format!("CONTAINERS_STORAGE_CONF={}/store/storage.conf", self.dir),
-            format!("CONTAINERS_CONF={}/store/containers.conf", self.dir),
-            "HOME=/root".to_string(),
-        ];
-        let mut cmd = match self.podman {
-            Podman::V43 => {
-                let mut c = Command::new("env");
-                c.arg("-i")
-                    .arg("PATH=/usr/sbin:/usr/bin:/sbin:/bin")
-                    .args(&env);
-                c
-            }
-            Podman::V54 => {
-                let mut c = Command::new("bash");
-                c.arg(root().join("tests/scenarios/podman5.sh"))
-                    .arg("root")
-                    .args(&env);
-                c
-            }
-        };
-        cmd.args(["bash", "-c", script]).output().unwrap()
-    }
-
-    fn ok(&self, script: &str) -> String {
-        let out = self.sh(script);
-        assert!(
-            out.status.success(),
-            "{:?}: {script}: {}",
-            self.podman,
-            text(&out.stderr)
-        );
-        text(&out.stdout)
-    }
-
-    fn tool(&self, args: &str) -> Output {
-        self.sh(&format!(
-            "{} --no-progress --config {}/config.toml {args}",
-            self.bin, self.dir
-        ))
-    }
-
-    fn tool_json(&self, args: &str) -> Value {
-        let out = self.tool(&format!("--format json {args}"));
-        assert_eq!(out.status.code(), Some(0), "{args}: {}", text(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    fn graphroot_bytes(&self) -> u64 {
-        du_sbx(&self.host("/store/root"))
-    }
-}
-
-impl Drop for Scene {
-    fn drop(&mut self) {
-        let _ = self.sh(&format!(
-            "podman rm -af -t0 >/dev/null 2>&1; podman volume rm -af >/dev/null 2>&1; podman rmi -af >/dev/null 2>&1; rm -rf {}",
-            self.dir
-        ));
-    }
-}
 
 /// On top of `base-derived` (a shared base; app1 used by an exited
 /// container, app2 by a running one, base by a created one): a chain of
@@ -176,7 +57,7 @@ fn plan_total(plan: &Value, kind: &str) -> u64 {
 }
 
 fn plan_and_prune_agree_with_the_disk(podman: Podman) {
-    let s = Scene::new(podman);
+    let s = Scene::new(podman, "plan");
     s.ok(&format!(
         "bash {0}/build.sh base-derived {0}/store >/dev/null && D={0} && {EXTRA}",
         s.dir
